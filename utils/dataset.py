@@ -1,0 +1,40 @@
+"""Serve clips from shards as model inputs."""
+import chainer
+import numpy
+
+from utils import clips as cliplib
+from utils import shards
+from utils.errors import UserError, warn
+
+
+class ClipDataset(chainer.dataset.DatasetMixin):
+    """Clips of a clip directory as (history, target) float32 pairs in [-1, 1].
+
+    history: (HIST_LEN * 3, CROP_SIZE, CROP_SIZE), oldest frame first; target:
+    (3, CROP_SIZE, CROP_SIZE). Shards are held in memory as uint8 (15 KiB a clip)
+    and converted one example at a time. ``part=(rank, size)`` keeps every
+    size-th shard from the rank-th, so data-parallel processes read disjoint shards.
+    """
+
+    def __init__(self, directory, part=(0, 1)):
+        manifest = shards.read_manifest(directory)
+        paths = shards.shard_paths(directory)
+        if not paths:
+            raise UserError('{}: holds no clip shards; make them with process_data.py'.format(
+                directory))
+        if manifest and manifest['runs'] and not manifest['runs'][-1]['complete']:
+            warn('{}: its last process_data.py run was interrupted; training on the shards it '
+                 'finished (process_data.py --resume completes it)'.format(directory))
+        rank, size = part
+        if len(paths) < size:
+            raise UserError('{}: {} shards cannot be split over {} processes; make more clips '
+                            'or use fewer processes'.format(directory, len(paths), size))
+        self.paths = paths[rank::size]
+        self.clips = numpy.concatenate([shards.read_shard(p)['clips'] for p in self.paths])
+
+    def __len__(self):
+        return len(self.clips)
+
+    def get_example(self, i):
+        history, target = cliplib.to_model_input(self.clips[i:i + 1])
+        return history[0], target[0]

@@ -1,0 +1,34 @@
+"""One-line errors for users, instead of tracebacks."""
+import functools
+import sys
+import traceback
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment, with the fix in the message."""
+
+
+def cli(main):
+    """Run ``main(argv)``; a ``UserError`` prints one line and exits with code 2.
+
+    ``--debug`` anywhere on the command line shows the traceback as well.
+    """
+    @functools.wraps(main)
+    def wrapper(argv=None):
+        argv = sys.argv[1:] if argv is None else list(argv)
+        try:
+            return main(argv)
+        except UserError as e:
+            if '--debug' in argv:
+                traceback.print_exc()
+            print('error: {}'.format(e), file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            print('interrupted', file=sys.stderr)
+            sys.exit(130)
+    return wrapper
+
+
+def warn(message):
+    """A one-line warning on stderr, for input that is skipped but not fatal."""
+    print('warning: {}'.format(message), file=sys.stderr)

@@ -1,0 +1,103 @@
+"""Atomic writes and pickle-free reads of every file a later run reads back.
+
+A writer puts its bytes under a temporary name in the target's directory and
+renames it into place, so a reader sees the old file or the whole new one, never
+half of one. Every ``.npz`` is opened with ``allow_pickle=False``: a crafted file
+cannot run code, and any broken file becomes a one-line ``UserError`` naming it.
+"""
+import contextlib
+import json
+import os
+import zipfile
+import zlib
+
+import numpy
+
+from utils.errors import UserError
+
+TMP_MARK = '.tmp-'
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success."""
+    directory, name = os.path.split(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, '.{}{}{}'.format(name, TMP_MARK, os.getpid()))
+    try:
+        yield tmp
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def is_temporary(name):
+    return TMP_MARK in os.path.basename(name)
+
+
+def write_json(path, obj):
+    with atomic_path(path) as tmp:
+        with open(tmp, 'w') as f:
+            json.dump(obj, f, indent=2)
+            f.write('\n')
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError('{}: cannot read it ({}); delete it or restore it from a backup'.format(
+            path, e))
+
+
+def save_npz(path, arrays, compresslevel=6):
+    """Write ``arrays`` (name -> array) as a standard compressed ``.npz``, atomically.
+
+    ``numpy.savez_compressed`` has no compression level; clip shards use a low
+    one, where the speed matters more than a few percent of disk.
+    """
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
+            for name, array in arrays.items():
+                with zf.open(name + '.npy', 'w', force_zip64=True) as f:
+                    numpy.lib.format.write_array(f, numpy.asanyarray(array), allow_pickle=False)
+
+
+def load_npz(path, what='file'):
+    """Read every array of an ``.npz`` into a dict, refusing pickles.
+
+    Reading all arrays up front checks the whole file (zip CRCs included), so a
+    truncated or corrupt file fails here, before any of it is used.
+    """
+    if not os.path.isfile(path):
+        raise UserError('{}: no such {}'.format(path, what))
+    try:
+        with numpy.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except ValueError as e:
+        if 'allow_pickle' in str(e):
+            raise UserError('{}: holds pickled Python objects, which are never loaded '
+                            '(they could run code); use a {} written by this project'.format(
+                                path, what))
+        raise UserError('{}: not a readable {} ({}); delete it or write it again'.format(
+            path, what, e))
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise UserError('{}: not a readable {} ({}: {}); delete it or write it again'.format(
+            path, what, type(e).__name__, e))
+
+
+def require_arrays(path, arrays, spec, what):
+    """Check that ``arrays`` holds each ``name: (dtype, ndim)`` of ``spec``."""
+    for name, (dtype, ndim) in spec.items():
+        if name not in arrays:
+            raise UserError('{}: not a {} (no "{}" array); write it again with this project'.format(
+                path, what, name))
+        a = arrays[name]
+        if a.dtype != numpy.dtype(dtype) or a.ndim != ndim:
+            raise UserError('{}: "{}" is {} with {} dims, expected {} with {}; write it again '
+                            'with this project'.format(path, name, a.dtype, a.ndim,
+                                                       numpy.dtype(dtype), ndim))
