@@ -98,10 +98,11 @@ def cut(frames, s, y, x, clip_len=constants.CLIP_LEN, crop=constants.CROP_SIZE):
     return numpy.ascontiguousarray(windows[s, y, x].transpose(0, 2, 3, 4, 1))
 
 
-def to_model_input(clips):
-    """uint8 clips (n, T, H, W, 3) -> float32 history (n, 3*(T-1), H, W) and target (n, 3, H, W) in [-1, 1]."""
+def to_model_input(clips, hist_len=constants.HIST_LEN):
+    """uint8 clips (n, T, H, W, 3) -> float32 history (n, 3 * hist_len, H, W) and future
+    (n, 3 * (T - hist_len), H, W), frames stacked on channels in time order, in [-1, 1]."""
     n, t, h, w, c = clips.shape
     x = clips.transpose(0, 1, 4, 2, 3).reshape(n, t * c, h, w).astype(numpy.float32)
     x *= 1 / 127.5
     x -= 1
-    return x[:, :-c], x[:, -c:]
+    return x[:, :hist_len * c], x[:, hist_len * c:]

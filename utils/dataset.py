@@ -1,4 +1,6 @@
 """Serve clips from shards as model inputs."""
+import zlib
+
 import chainer
 import numpy
 
@@ -38,3 +40,20 @@ class ClipDataset(chainer.dataset.DatasetMixin):
     def get_example(self, i):
         history, target = cliplib.to_model_input(self.clips[i:i + 1])
         return history[0], target[0]
+
+
+class SeededShuffle:
+    """An order sampler whose next epoch's order depends only on the seed and the
+    current order.
+
+    Iterators save their current order in snapshots but not the random state of
+    a sampler, so with this sampler a resumed run shuffles exactly as an
+    uninterrupted one.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def __call__(self, current_order, current_position):
+        key = zlib.crc32(numpy.ascontiguousarray(current_order, numpy.int64).tobytes())
+        return numpy.random.default_rng([self.seed, key]).permutation(len(current_order))

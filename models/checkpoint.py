@@ -1,0 +1,79 @@
+"""Save and load generators and trainer snapshots, with their configuration.
+
+Files are standard ``.npz``: Chainer's serializer layout plus a ``_config``
+array holding the model configuration as JSON text. They are written atomically
+and read with ``allow_pickle=False`` (see utils/safe_io.py).
+"""
+import json
+
+import chainer
+import numpy
+
+from models.generator import Generator
+from utils import safe_io
+from utils.errors import UserError
+
+CONFIG_KEY = '_config'
+CONFIG_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len')
+
+
+class NonFiniteError(UserError):
+    """Training produced NaN or Inf."""
+
+
+def save(path, target, config):
+    """Write ``target`` (a link, a trainer, or their serialized arrays) and ``config``.
+
+    Refuses, before writing anything, state that holds NaN or Inf, so a diverged
+    run never replaces a good file.
+    """
+    if not isinstance(target, dict):
+        target = chainer.serializers.npz.serialize(target)
+    arrays = {k: chainer.backend.CpuDevice().send(v) for k, v in target.items()}
+    for key, array in arrays.items():
+        if array.dtype.kind == 'f' and not numpy.isfinite(array).all():
+            raise NonFiniteError('{} holds NaN or Inf'.format(key))
+    arrays[CONFIG_KEY] = numpy.array(json.dumps(config))
+    safe_io.save_npz(path, arrays)
+
+
+def read(path, what):
+    """(arrays, config) of a file written by ``save``."""
+    arrays = safe_io.load_npz(path, what)
+    if CONFIG_KEY not in arrays or arrays[CONFIG_KEY].dtype.kind != 'U':
+        raise UserError('{}: not a {} of this project (it has no configuration)'.format(path, what))
+    try:
+        config = json.loads(str(arrays[CONFIG_KEY]))
+    except ValueError:
+        raise UserError('{}: its configuration is not valid JSON; write it again'.format(path))
+    return arrays, config
+
+
+def check_config(path, what, saved, expected, fields):
+    for field in fields:
+        if saved.get(field) != expected.get(field):
+            raise UserError('{}: this {} was made with {} = {} (preset {}), not {} (preset {}); '
+                            'pick the matching --preset or another file'.format(
+                                path, what, field, saved.get(field), saved.get('preset'),
+                                expected.get(field), expected.get('preset')))
+
+
+def load_into(path, link, arrays, what):
+    try:
+        chainer.serializers.NpzDeserializer(arrays).load(link)
+    except (KeyError, ValueError, TypeError) as e:
+        raise UserError('{}: does not fit this model ({}); it was saved with another '
+                        'configuration'.format(path, e))
+
+
+def load_generator(path, expected=None):
+    """The generator saved at ``path``, built from its own configuration."""
+    arrays, config = read(path, 'model file')
+    if expected is not None:
+        check_config(path, 'model', config, expected, CONFIG_FIELDS)
+    try:
+        gen = Generator(config)
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError('{}: its configuration is incomplete ({})'.format(path, e))
+    load_into(path, gen, arrays, 'model file')
+    return gen

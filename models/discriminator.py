@@ -1,0 +1,57 @@
+"""The multi-scale discriminator: one tower per scale, one logit per image."""
+import chainer
+import chainer.functions as F
+import chainer.links as L
+
+from models.tower import ConvTower
+
+
+class DiscriminatorScale(chainer.Chain):
+    """VALID convolutions + ReLU, one 2x2 max-pool, then fully connected layers."""
+
+    def __init__(self, maps, kernels, fc, size):
+        super().__init__()
+        for k in kernels:
+            size -= k - 1
+        if size < 2:
+            raise ValueError('a {}-pixel input is too small for kernels {}'.format(size, kernels))
+        dims = [maps[-1] * (size // 2) ** 2] + list(fc)
+        init = chainer.initializers.HeNormal()
+        with self.init_scope():
+            self.convs = ConvTower(maps, kernels, same=False, last_relu=True)
+            self.fcs = chainer.ChainList(*[L.Linear(dims[i], dims[i + 1], initialW=init)
+                                           for i in range(len(fc))])
+
+    def forward(self, x):
+        x = F.max_pooling_2d(self.convs(x), 2)
+        for i, fc in enumerate(self.fcs):
+            x = fc(x)
+            if i < len(self.fcs) - 1:
+                x = F.relu(x)
+        return x[:, 0]
+
+
+class Discriminator(chainer.Chain):
+    """Scores frames at every scale as real (logit > 0) or generated.
+
+    Conditioned (the paper), each scale sees the history at that scale stacked
+    with the frame; otherwise (the TF code) the frame alone.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        extra = 3 * config['hist_len'] if config['d_conditioned'] else 0
+        n = len(config['d_maps'])
+        with self.init_scope():
+            self.scales = chainer.ChainList(*[
+                DiscriminatorScale([maps[0] + extra] + maps[1:], kernels, fc,
+                                   config['crop_size'] // 2 ** (n - 1 - s))
+                for s, (maps, kernels, fc) in enumerate(zip(
+                    config['d_maps'], config['d_kernels'], config['d_fc']))])
+
+    def forward(self, frames, history_pyramid):
+        """[logits (N,) at each scale] for frames given coarsest first."""
+        if self.config['d_conditioned']:
+            frames = [F.concat([h, f], axis=1) for h, f in zip(history_pyramid, frames)]
+        return [scale(f) for scale, f in zip(self.scales, frames)]

@@ -1,0 +1,45 @@
+"""The multi-scale generator: one tower per scale, coarse to fine."""
+import chainer
+import chainer.functions as F
+
+from models.tower import ConvTower
+from utils import pyramid
+
+
+class Generator(chainer.Chain):
+    """Predicts the next frame at every scale from the HIST_LEN previous frames.
+
+    Scale 0 sees the downscaled history; scale k > 0 also sees the prediction of
+    scale k - 1 upscaled to its size. SAME padding keeps it fully convolutional,
+    so weights trained on crops predict full frames of any size.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        with self.init_scope():
+            self.towers = chainer.ChainList(*[
+                ConvTower(maps, kernels, same=True, last_relu=False)
+                for maps, kernels in zip(config['g_maps'], config['g_kernels'])])
+
+    @property
+    def num_scales(self):
+        return len(self.towers)
+
+    def forward(self, history_pyramid):
+        """[prediction at each scale], coarsest first, each in [-1, 1]."""
+        predictions = []
+        for tower, history in zip(self.towers, history_pyramid):
+            if predictions:
+                previous = pyramid.resize(predictions[-1], history.shape[2:])
+                out = tower(F.concat([history, previous], axis=1))
+                if self.config['residual']:
+                    out = out + previous
+            else:
+                out = tower(history)
+            predictions.append(F.tanh(out))
+        return predictions
+
+    def predict(self, history):
+        """The finest-scale prediction for an (N, HIST_LEN * 3, H, W) history."""
+        return self.forward(pyramid.pyramid(history, self.num_scales))[-1]

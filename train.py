@@ -1,0 +1,295 @@
+"""Train the multi-scale generator, adversarially or not, with Chainer's Trainer.
+
+    python train.py --preset tiny -i 2000          # a quick CPU run
+    python train.py -g 0                           # the paper's model on GPU 0
+    python train.py -r                             # resume from the newest snapshot
+    mpiexec -n 4 python train.py -g 0 --communicator pure_nccl   # data-parallel
+
+Writes to OUT (result/ by default): snapshot_iter_<n>.npz (the whole trainer,
+the last few kept), TRAINED_ADVERSARIAL.model (or TRAINED_L2.model with
+--no-adversarial), log, loss.png, adversarial.png, psnr.png and samples/.
+"""
+import argparse
+import os
+import random
+import signal
+import sys
+
+import numpy
+
+from utils import compat  # noqa: F401  (before chainer)
+import chainer  # noqa: E402
+from chainer import training  # noqa: E402
+from chainer.training import extensions  # noqa: E402
+
+import constants  # noqa: E402
+import models  # noqa: E402
+from models import checkpoint  # noqa: E402
+from utils import extensions as ext  # noqa: E402
+from utils import frames as framelib  # noqa: E402
+from utils import predict  # noqa: E402
+from utils.dataset import ClipDataset, SeededShuffle  # noqa: E402
+from utils.device import get_device  # noqa: E402
+from utils.errors import UserError, cli, warn  # noqa: E402
+from utils.updater import AdversarialUpdater  # noqa: E402
+
+# Options that shape the model; when resuming or loading, those not given come
+# from the file.
+MODEL_OPTIONS = ('preset', 'residual', 'd_conditioned', 'adversarial')
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                epilog=__doc__.split('\n\n', 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = ' (default: %(default)s)'
+    p.add_argument('-r', '--resume_training', nargs='?', const='latest', metavar='SNAPSHOT',
+                   help='resume from SNAPSHOT, or without a value from the newest intact '
+                        'snapshot in OUT')
+    p.add_argument('-l', '--load', metavar='MODEL', help='start the generator from a saved model')
+    p.add_argument('-g', '--gpu', type=int, default=-1, help='GPU id; -1 is the CPU' + d)
+    p.add_argument('--device', help="a Chainer device string ('@numpy', '@cupy:0'); overrides -g")
+    p.add_argument('-d', '--data', default=constants.TRAIN_CLIPS_DIR, help='training clips' + d)
+    p.add_argument('-o', '--out', default=constants.RESULT_DIR, help='output directory' + d)
+    p.add_argument('-i', '--iterations', type=int, default=constants.ITERATIONS,
+                   help='total iterations (one D step + one G step each)' + d)
+    p.add_argument('-b', '--batch-size', type=int, default=constants.BATCH_SIZE, help=d[1:])
+    p.add_argument('--preset', choices=sorted(constants.PRESETS),
+                   help='layer tables from constants.py (default: {}, or the resumed/loaded '
+                        "file's)".format(constants.PRESET))
+    p.add_argument('--residual', action='store_const', const=True,
+                   help="add the upscaled previous scale before the tanh (the Torch code's)")
+    p.add_argument('--d-frame-only', dest='d_conditioned', action='store_const', const=False,
+                   help='D sees the frame alone (TF code), not the history with it (paper)')
+    p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
+                   help="train G with Lp + GDL only (the paper's baseline)")
+    p.add_argument('--lr-g', type=float, default=constants.LR_G, help='Adam step of G' + d)
+    p.add_argument('--lr-d', type=float, default=constants.LR_D, help='SGD step of D' + d)
+    p.add_argument('--lambda-adv', type=float, default=constants.LAMBDA_ADV, help=d[1:])
+    p.add_argument('--lambda-lp', type=float, default=constants.LAMBDA_LP, help=d[1:])
+    p.add_argument('--lambda-gdl', type=float, default=constants.LAMBDA_GDL, help=d[1:])
+    p.add_argument('--l-num', type=int, choices=(1, 2), default=constants.L_NUM,
+                   help='p of the Lp loss' + d)
+    p.add_argument('--alpha-num', type=float, default=constants.ALPHA_NUM,
+                   help='alpha of the GDL' + d)
+    p.add_argument('--snapshot-interval', type=int, default=constants.SNAPSHOT_INTERVAL,
+                   help='iterations between snapshots and model saves' + d)
+    p.add_argument('--snapshots-kept', type=int, default=constants.SNAPSHOTS_KEPT, help=d[1:])
+    p.add_argument('--log-interval', type=int, default=constants.LOG_INTERVAL, help=d[1:])
+    p.add_argument('--sample-interval', type=int, default=constants.SAMPLE_INTERVAL,
+                   help='iterations between sample pictures; 0: none' + d)
+    p.add_argument('--eval-interval', type=int, default=constants.EVAL_INTERVAL,
+                   help='iterations between full-frame evaluations; 0: none' + d)
+    p.add_argument('--eval-dir', default=constants.TEST_DIR,
+                   help='videos for the full-frame evaluation' + d)
+    p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS, help=d[1:])
+    p.add_argument('--loaderjobs', type=int, default=constants.LOADER_PROCESSES,
+                   help='processes preparing batches; 0 loads in the main process' + d)
+    p.add_argument('--communicator',
+                   help='ChainerMN communicator (naive, flat, pure_nccl, ...): train data-parallel '
+                        'under mpiexec')
+    p.add_argument('--seed', type=int, default=constants.SEED, help=d[1:])
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    return p
+
+
+def _check_args(args):
+    for name in ('iterations', 'batch_size', 'snapshot_interval', 'log_interval',
+                 'snapshots_kept'):
+        if getattr(args, name) < 1:
+            raise UserError('--{} must be at least 1'.format(name.replace('_', '-')))
+    for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows'):
+        if getattr(args, name) < 0:
+            raise UserError('--{} must be at least 0'.format(name.replace('_', '-')))
+
+
+def _resolve_model_options(args, source_config, source):
+    """Fill model options from the resumed/loaded file; refuse contradictions."""
+    for name in MODEL_OPTIONS:
+        given = getattr(args, name)
+        saved = source_config.get(name) if source_config else None
+        if given is None:
+            default = {'preset': constants.PRESET, 'residual': constants.RESIDUAL,
+                       'd_conditioned': constants.D_CONDITIONED, 'adversarial': True}[name]
+            setattr(args, name, default if saved is None else saved)
+        elif saved is not None and given != saved:
+            raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
+                            'option to continue it as it was'.format(source, name, saved, given))
+
+
+def _snapshot_source(args):
+    """(path, config) of the snapshot to resume from, or (None, None)."""
+    if not args.resume_training:
+        return None, None
+    if args.resume_training != 'latest':
+        return args.resume_training, checkpoint.read(args.resume_training, 'snapshot')[1]
+    for path in ext.snapshot_paths(args.out):
+        try:
+            return path, checkpoint.read(path, 'snapshot')[1]
+        except UserError as e:
+            warn('skipping a broken snapshot: {}'.format(e))
+    raise UserError('{}: holds no intact snapshot to resume from; train without -r, or pass -o '
+                    'with the directory of the run to resume'.format(args.out))
+
+
+def _communicator(args):
+    if not args.communicator:
+        return None
+    try:
+        import chainermn
+        return chainermn.create_communicator(args.communicator)
+    except ImportError as e:
+        raise UserError('--communicator needs ChainerMN with mpi4py and MPI ({}); run make '
+                        'setup-mpi'.format(e))
+
+
+def build_trainer(args, comm=None):
+    rank, size = (comm.rank, comm.size) if comm else (0, 1)
+    snapshot_path, snapshot_config = _snapshot_source(args)
+    load_config = checkpoint.read(args.load, 'model file')[1] if args.load else None
+    _resolve_model_options(args, snapshot_config or load_config,
+                           snapshot_path or args.load)
+    config = models.model_config(args.preset, args.residual, args.d_conditioned)
+
+    if comm and args.gpu >= 0:
+        args.gpu = comm.intra_rank
+    device = get_device(args.gpu, args.device)
+    random.seed(args.seed)
+    numpy.random.seed(args.seed)
+    if device.xp is not numpy:
+        device.xp.random.seed(args.seed)
+
+    dataset = ClipDataset(args.data, part=(rank, size))
+    if comm:
+        # Equal lengths on every rank keep iterator states identical, so rank 0's
+        # snapshot resumes every rank.
+        from mpi4py import MPI
+        dataset.clips = dataset.clips[:comm.mpi_comm.allreduce(len(dataset), op=MPI.MIN)]
+    if args.batch_size > len(dataset):
+        raise UserError('{}: holds {} clips, fewer than the batch size {}; make more clips or '
+                        'lower -b'.format(args.data, len(dataset), args.batch_size))
+
+    gen = models.Generator(config)
+    if args.load:
+        arrays, _ = checkpoint.read(args.load, 'model file')
+        checkpoint.load_into(args.load, gen, arrays, 'model file')
+    gen.to_device(device)
+    optimizers = {'gen': chainer.optimizers.Adam(alpha=args.lr_g, beta1=constants.ADAM_BETA1)}
+    targets = {'gen': gen}
+    if args.adversarial:
+        dis = models.Discriminator(config)
+        dis.to_device(device)
+        optimizers['dis'] = chainer.optimizers.SGD(lr=args.lr_d)
+        targets['dis'] = dis
+    for name, opt in optimizers.items():
+        if comm:
+            import chainermn
+            opt = optimizers[name] = chainermn.create_multi_node_optimizer(opt, comm)
+        opt.setup(targets[name])
+
+    order = SeededShuffle(args.seed)
+    if args.loaderjobs:
+        iterator = chainer.iterators.MultiprocessIterator(
+            dataset, args.batch_size, n_processes=args.loaderjobs, order_sampler=order)
+    else:
+        iterator = chainer.iterators.SerialIterator(dataset, args.batch_size, order_sampler=order)
+    updater = AdversarialUpdater(iterator, optimizers, device, args.lambda_adv, args.lambda_lp,
+                                 args.lambda_gdl, args.l_num, args.alpha_num)
+    trainer = training.Trainer(updater, (args.iterations, 'iteration'), out=args.out)
+    saved_config = dict(config, adversarial=args.adversarial)
+
+    def save_point(t):
+        it = t.updater.iteration
+        return it % args.snapshot_interval == 0 or it == args.iterations
+
+    stopper = ext.StopOnSignal()
+    trainer.extend(stopper)
+    if rank == 0:
+        _extend_reporting(trainer, args, dataset, device)
+        trainer.extend(extensions.snapshot(
+            savefun=lambda path, arrays: checkpoint.save(path, arrays, saved_config),
+            filename=constants.SNAPSHOT_PREFIX + '{.updater.iteration}.npz',
+            n_retains=args.snapshots_kept), trigger=save_point)
+        trainer.extend(ext.save_model, trigger=save_point, name='save_model')
+    if snapshot_path:
+        ext.load_snapshot(trainer, snapshot_path, saved_config)
+    return trainer, stopper, saved_config, snapshot_path
+
+
+def _extend_reporting(trainer, args, dataset, device):
+    log = (args.log_interval, 'iteration')
+    adversarial = args.adversarial
+    trainer.extend(extensions.LogReport(trigger=log))
+    entries = ['iteration', 'elapsed_time', 'gen/loss', 'gen/loss_lp', 'gen/loss_gdl', 'psnr']
+    if adversarial:
+        entries[5:5] = ['gen/loss_adv', 'dis/loss', 'dis/accuracy']
+    if args.eval_interval and os.path.isdir(args.eval_dir):
+        videos = {v: framelib.read_video(v) for v, _ in framelib.usable_videos(
+            args.eval_dir, constants.CLIP_LEN, 'the full-frame evaluation')}
+        windows = predict.make_windows(videos, 1, constants.CLIP_LEN, args.eval_windows)
+        trainer.extend(ext.FullFrameEvaluation(videos, windows),
+                       trigger=(args.eval_interval, 'iteration'))
+        entries += ['eval/psnr', 'eval/psnr_moving']
+    trainer.extend(extensions.PrintReport(entries))
+    if not args.no_progress:
+        trainer.extend(extensions.ProgressBar(update_interval=1))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(['gen/loss_lp', 'gen/loss_gdl'], 'iteration',
+                                             trigger=log, file_name='loss.png'))
+        if adversarial:
+            trainer.extend(extensions.PlotReport(['gen/loss_adv', 'dis/loss'], 'iteration',
+                                                 trigger=log, file_name='adversarial.png'))
+        trainer.extend(extensions.PlotReport(
+            ['psnr', 'eval/psnr', 'eval/psnr_moving', 'eval/psnr_last_frame',
+             'eval/psnr_moving_last_frame'], 'iteration', trigger=log, file_name='psnr.png'))
+    if args.sample_interval:
+        trainer.extend(ext.SampleImages(dataset), trigger=(args.sample_interval, 'iteration'))
+
+
+def _write_state(trainer, saved_config):
+    """Snapshot and model of the current iteration, after a stop."""
+    path = os.path.join(trainer.out, '{}{}.npz'.format(constants.SNAPSHOT_PREFIX,
+                                                       trainer.updater.iteration))
+    checkpoint.save(path, trainer, saved_config)
+    ext.save_model(trainer)
+    return path
+
+
+@cli
+def main(argv):
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    comm = _communicator(args)
+    # A file-size limit (or a full disk) must surface as an error we can report,
+    # not as SIGXFSZ killing the process mid-write.
+    if hasattr(signal, 'SIGXFSZ'):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    trainer, stopper, saved_config, resumed = build_trainer(args, comm)
+    leader = comm is None or comm.rank == 0
+    if resumed and leader:
+        print('resumed from {} at iteration {}'.format(resumed, trainer.updater.iteration))
+    try:
+        trainer.run(show_loop_exception_msg=False)
+    except ext.StopOnSignal.Stopped as stop:
+        if leader:
+            path = _write_state(trainer, saved_config)
+            print('\nstopped by {} at iteration {}; saved {} and {}\nresume with: python '
+                  'train.py -r -o {}'.format(stop, trainer.updater.iteration, path,
+                                             os.path.join(args.out, ext.model_name(args.adversarial)),
+                                             args.out), file=sys.stderr)
+        sys.exit(130 if str(stop) == 'SIGINT' else 143)
+    except OSError as e:
+        raise UserError('writing to {} failed ({}); free some space, then resume with python '
+                        'train.py -r -o {} (earlier snapshots are intact)'.format(
+                            args.out, e, args.out))
+    except checkpoint.NonFiniteError as e:
+        raise UserError('{}; the last good snapshot in {} is intact'.format(e, args.out))
+    if leader:
+        print('done: {} iterations; model {}, log and plots in {}'.format(
+            trainer.updater.iteration, os.path.join(args.out, ext.model_name(args.adversarial)),
+            args.out))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,32 @@
+"""Pick the compute device from -g/--device, with a clear error when CUDA is missing."""
+import chainer
+
+from utils.errors import UserError
+
+
+def get_device(gpu=-1, spec=None):
+    """The Chainer device for ``--device SPEC`` or ``-g GPU`` (-1: CPU), made current.
+
+    Model and data both go to this one device (the old ``-g 1`` put them on two).
+    """
+    spec = spec or ('@cupy:{}'.format(gpu) if gpu >= 0 else '@numpy')
+    if 'cupy' in spec or spec.startswith('cuda'):
+        from chainer.backends import cuda
+        if not cuda.available:
+            raise UserError('{}: CuPy is not installed or cannot load CUDA; install it (make '
+                            'setup-gpu) or run on the CPU with -g -1'.format(spec))
+        try:
+            count = cuda.cupy.cuda.runtime.getDeviceCount()
+        except Exception as e:  # CuPy raises its own CUDARuntimeError
+            raise UserError('{}: no usable CUDA GPU ({}); run on the CPU with -g -1'.format(spec, e))
+        index = int(spec.rsplit(':', 1)[-1]) if ':' in spec else 0
+        if not 0 <= index < count:
+            raise UserError('{}: this machine has {} GPU(s), numbered from 0'.format(spec, count))
+    try:
+        device = chainer.get_device(spec)
+    except Exception as e:  # Chainer raises ValueError/RuntimeError for bad specs
+        raise UserError('--device {}: {}'.format(spec, e))
+    device.use()
+    if device.xp is not chainer.backend.CpuDevice().xp:
+        chainer.config.autotune = True
+    return device

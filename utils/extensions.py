@@ -1,0 +1,105 @@
+"""Trainer extensions: snapshots and models that never hold NaN, sample pictures,
+full-frame evaluation, and a clean stop on SIGINT/SIGTERM."""
+import glob
+import os
+import re
+import signal
+
+import chainer
+import numpy
+from chainer import training
+
+import constants
+from models import checkpoint
+from utils import clips as cliplib
+from utils import pictures, predict
+
+SNAPSHOT_RE = re.compile(re.escape(constants.SNAPSHOT_PREFIX) + r'(\d+)\.npz$')
+
+
+def model_name(adversarial):
+    return constants.MODEL_ADVERSARIAL if adversarial else constants.MODEL_L2
+
+
+def save_model(trainer):
+    gen = trainer.updater.get_optimizer('gen').target
+    checkpoint.save(os.path.join(trainer.out, model_name(trainer.updater.adversarial)), gen,
+                    gen.config)
+
+
+def snapshot_paths(out):
+    """Snapshots in ``out``, newest (highest iteration) first."""
+    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(out, '*.npz'))
+             for m in [SNAPSHOT_RE.search(os.path.basename(p))] if m]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def load_snapshot(trainer, path, config):
+    """Load ``path`` into ``trainer``; the file is read whole and checked first."""
+    arrays, saved = checkpoint.read(path, 'snapshot')
+    checkpoint.check_config(path, 'snapshot', saved, config, sorted(config))
+    checkpoint.load_into(path, trainer, arrays, 'snapshot')
+
+
+class SampleImages(training.Extension):
+    """Writes ``samples/iter_<n>.png``: for fixed clips, the last input frame, the
+    prediction and the truth side by side."""
+
+    priority = training.PRIORITY_READER
+
+    def __init__(self, dataset, count=4):
+        self.clips = dataset.clips[numpy.linspace(0, len(dataset) - 1, count).astype(int)]
+
+    def __call__(self, trainer):
+        gen = trainer.updater.get_optimizer('gen').target
+        history, target = cliplib.to_model_input(self.clips)
+        device = trainer.updater.device
+        with chainer.using_config('train', False), chainer.no_backprop_mode():
+            prediction = chainer.backend.CpuDevice().send(gen.predict(device.send(history)).array)
+        rows = list(zip(*(pictures.to_uint8(x) for x in (history[:, -3:], prediction, target))))
+        image = pictures.grid(rows, [['last input', 'predicted', 'truth']] * len(rows), scale=4)
+        pictures.save_png(os.path.join(trainer.out, 'samples',
+                                       'iter_{}.png'.format(trainer.updater.iteration)), image)
+
+
+class FullFrameEvaluation(training.Extension):
+    """Scores one-step predictions on a few full test windows and reports
+    ``eval/psnr``, ``eval/psnr_moving`` and the copy-last-frame baseline's."""
+
+    priority = training.PRIORITY_WRITER
+
+    def __init__(self, videos, windows):
+        self.videos, self.windows = videos, windows
+
+    def __call__(self, trainer):
+        gen = trainer.updater.get_optimizer('gen').target
+        result = predict.evaluate(gen, self.videos, self.windows, 1, trainer.updater.device)
+        step = result.per_step()[0]
+        report = {}
+        for who, suffix in (('model', ''), ('last_frame', '_last_frame')):
+            for metric in ('psnr', 'psnr_moving'):
+                if step[who][metric] is not None:
+                    report['eval/{}{}'.format(metric, suffix)] = step[who][metric]
+        chainer.report(report)
+
+
+class StopOnSignal(training.Extension):
+    """Turns SIGINT/SIGTERM into a clean stop after the current iteration."""
+
+    priority = 0  # after every other extension of the iteration
+    trigger = 1, 'iteration'
+
+    class Stopped(Exception):
+        pass
+
+    def __init__(self):
+        self.signum = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    def __call__(self, trainer):
+        if self.signum is not None:
+            raise self.Stopped(signal.Signals(self.signum).name)

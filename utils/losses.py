@@ -1,0 +1,45 @@
+"""The generator's and discriminator's losses, each summed at every scale.
+
+Arguments are lists over scales (coarsest first) of Chainer variables or arrays
+of shape (N, 3, H, W) in [-1, 1]. Pixel losses are summed over pixels and
+channels, averaged over the batch and over scales, so their size does not
+depend on the batch size.
+"""
+import chainer.functions as F
+
+
+def _mean_over_scales(terms):
+    return sum(terms) / len(terms)
+
+
+def lp_loss(predictions, targets, p):
+    """Sum over pixels of |Y_hat - Y|^p (p = 1 or 2)."""
+    def one(y_hat, y):
+        d = y_hat - y
+        return F.sum(F.square(d) if p == 2 else F.absolute(d) ** p) / len(y)
+    return _mean_over_scales([one(a, b) for a, b in zip(predictions, targets)])
+
+
+def _abs_gradients(x):
+    """|x[i, j] - x[i-1, j]| and |x[i, j] - x[i, j-1]|, per channel."""
+    return F.absolute(x[:, :, 1:, :] - x[:, :, :-1, :]), F.absolute(x[:, :, :, 1:] - x[:, :, :, :-1])
+
+
+def gdl_loss(predictions, targets, alpha):
+    """Gradient difference loss: sum of | |grad Y| - |grad Y_hat| |^alpha, both directions."""
+    def one(y_hat, y):
+        total = 0
+        for g_hat, g in zip(_abs_gradients(y_hat), _abs_gradients(y)):
+            d = F.absolute(g.array - g_hat)
+            total += F.sum(d if alpha == 1 else d ** alpha)
+        return total / len(y)
+    return _mean_over_scales([one(a, b) for a, b in zip(predictions, targets)])
+
+
+def adversarial_loss(logits, real):
+    """Binary cross-entropy of D's logits against all-real or all-fake labels.
+
+    BCE(l, 1) = softplus(-l) and BCE(l, 0) = softplus(l): no log of a sigmoid
+    that underflows.
+    """
+    return _mean_over_scales([F.mean(F.softplus(-l if real else l)) for l in logits])

@@ -1,0 +1,96 @@
+"""Frame quality metrics, per frame, on the 0..255 scale.
+
+Formulas are those of ``../shared/REFERENCE.md``. Inputs are float arrays of
+shape (N, H, W, 3) with values in 0..255; every function returns one value per
+frame. PSNR and sharpness difference of an exact match are MAX_DB, and every
+value is capped at MAX_DB, so averages stay finite. Moving-pixel variants take a
+bool mask (N, H, W); a frame with no moving pixel gets NaN, and ``mean`` leaves
+such frames out.
+"""
+import numpy
+from scipy.ndimage import gaussian_filter
+
+import constants
+
+PEAK = 255.0
+
+
+def to_0_255(x):
+    """[-1, 1] model values (N, 3, H, W) -> float64 (N, H, W, 3) on 0..255."""
+    return (numpy.asarray(x, numpy.float64).transpose(0, 2, 3, 1) + 1) * 127.5
+
+
+def _db(denominator):
+    with numpy.errstate(divide='ignore', invalid='ignore'):
+        value = 10 * numpy.log10(PEAK ** 2 / denominator)
+    value = numpy.where(denominator == 0, constants.MAX_DB, value)
+    return numpy.minimum(value, constants.MAX_DB)
+
+
+def _masked_mean(values, mask):
+    """Mean over pixels (and channels) per frame; ``mask`` None means all pixels."""
+    if mask is None:
+        return values.reshape(len(values), -1).mean(axis=1)
+    m = numpy.broadcast_to(mask[..., None], values.shape)
+    count = m.reshape(len(values), -1).sum(axis=1)
+    total = numpy.where(m, values, 0).reshape(len(values), -1).sum(axis=1)
+    with numpy.errstate(invalid='ignore', divide='ignore'):
+        return numpy.where(count > 0, total / numpy.maximum(count, 1), numpy.nan)
+
+
+def psnr(y, y_hat, mask=None):
+    mse = _masked_mean(numpy.square(y - y_hat), mask)
+    return numpy.where(numpy.isnan(mse), numpy.nan, _db(numpy.nan_to_num(mse)))
+
+
+def _sharpness(y):
+    """g(Y)[i, j] = |Y[i,j] - Y[i-1,j]| + |Y[i,j] - Y[i,j-1]| for i, j >= 1."""
+    c = y[:, 1:, 1:]
+    return numpy.abs(c - y[:, :-1, 1:]) + numpy.abs(c - y[:, 1:, :-1])
+
+
+def sharpdiff(y, y_hat, mask=None):
+    d = numpy.abs(_sharpness(y) - _sharpness(y_hat))
+    mean = _masked_mean(d, None if mask is None else mask[:, 1:, 1:])
+    return numpy.where(numpy.isnan(mean), numpy.nan, _db(numpy.nan_to_num(mean)))
+
+
+def ssim(y, y_hat):
+    """Mean SSIM (Wang et al. 2004): Gaussian window (sigma 1.5, 11 wide), per channel.
+
+    Matches scikit-image's ``structural_similarity`` with ``gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=255``.
+    """
+    sigma = constants.SSIM_SIGMA
+    truncate = ((constants.SSIM_WIN - 1) / 2) / sigma  # the filter spans SSIM_WIN pixels
+    pad = (constants.SSIM_WIN - 1) // 2
+    c1 = (constants.SSIM_K1 * PEAK) ** 2
+    c2 = (constants.SSIM_K2 * PEAK) ** 2
+
+    def blur(a):  # over H and W only, per frame and channel
+        return gaussian_filter(a, sigma=(0, sigma, sigma, 0), truncate=truncate, mode='reflect')
+
+    ux, uy = blur(y), blur(y_hat)
+    vx = blur(y * y) - ux * ux
+    vy = blur(y_hat * y_hat) - uy * uy
+    vxy = blur(y * y_hat) - ux * uy
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s[:, pad:s.shape[1] - pad, pad:s.shape[2] - pad].mean(axis=(1, 2, 3))
+
+
+def moving_mask(target, last_input, threshold=constants.MOTION_THRESHOLD):
+    """Pixels where any channel of the target differs from the last input by more than threshold."""
+    return (numpy.abs(target - last_input) > threshold).any(axis=-1)
+
+
+def frame_scores(y, y_hat, mask):
+    """Every metric of every frame, as name -> per-frame array."""
+    return dict(psnr=psnr(y, y_hat), ssim=ssim(y, y_hat), sharpdiff=sharpdiff(y, y_hat),
+                psnr_moving=psnr(y, y_hat, mask), sharpdiff_moving=sharpdiff(y, y_hat, mask))
+
+
+def mean(values):
+    """Mean over frames, leaving out NaN (frames without moving pixels); None if none."""
+    values = numpy.asarray(values, numpy.float64)
+    values = values[~numpy.isnan(values)]
+    return float(values.mean()) if len(values) else None

@@ -1,0 +1,110 @@
+"""Recursive prediction on full frames, and the per-step evaluation protocol.
+
+For each video, windows of HIST_LEN input frames followed by ``steps`` target
+frames start at frame 0 and every ``stride`` frames; every complete window is
+used (up to ``max_windows`` in all). Each prediction is fed back as the newest
+input frame. Scores are per predicted step, averaged over windows, for the model
+and for the copy-last-frame baseline, both through the same code.
+"""
+import chainer
+import numpy
+
+import constants
+from utils import clips as cliplib
+from utils import metrics, pictures
+from utils.errors import UserError, warn
+
+METRICS = ('psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving')
+
+
+def window_starts(num_frames, steps, stride, hist_len=constants.HIST_LEN):
+    return list(range(0, num_frames - (hist_len + steps) + 1, stride))
+
+
+def make_windows(videos, steps, stride, max_windows=None, hist_len=constants.HIST_LEN):
+    """[(video name, start)] over ``videos`` (name -> uint8 frames), shorter ones skipped."""
+    windows = []
+    for name, frames in videos.items():
+        starts = window_starts(len(frames), steps, stride, hist_len)
+        if not starts:
+            warn('{}: skipped, its {} frames are fewer than one window ({} inputs + {} '
+                 'steps)'.format(name, len(frames), hist_len, steps))
+        windows += [(name, s) for s in starts]
+    if not windows:
+        raise UserError('no test video has the {} frames one window needs; lower --steps or '
+                        'add longer videos'.format(hist_len + steps))
+    return windows[:max_windows] if max_windows else windows
+
+
+def model_predictor(gen):
+    return lambda history: gen.predict(history).array
+
+
+def copy_last_predictor(history):
+    return history[:, -3:]
+
+
+def rollout(predictor, history, steps):
+    """[prediction] for ``steps`` steps, each fed back as the newest input frame."""
+    xp = chainer.backend.get_array_module(history)
+    predictions = []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for _ in range(steps):
+            y = predictor(history)
+            predictions.append(y)
+            history = xp.concatenate([history[:, 3:], y], axis=1)
+    return predictions
+
+
+class Evaluation:
+    """Per-step frame scores of the model and of the copy-last-frame baseline."""
+
+    def __init__(self, steps):
+        self.scores = {who: [{m: [] for m in METRICS} for _ in range(steps)]
+                       for who in ('model', 'last_frame')}
+        self.samples = []
+
+    def add(self, who, step, truth, prediction, last_input, motion_threshold):
+        y, y_hat = metrics.to_0_255(truth), metrics.to_0_255(prediction)
+        mask = metrics.moving_mask(y, metrics.to_0_255(last_input), motion_threshold)
+        for name, values in metrics.frame_scores(y, y_hat, mask).items():
+            self.scores[who][step][name].extend(values.tolist())
+
+    def per_step(self):
+        return [dict(step=k + 1, **{who: {m: metrics.mean(self.scores[who][k][m]) for m in METRICS}
+                                    for who in ('model', 'last_frame')})
+                for k in range(len(self.scores['model']))]
+
+
+def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATCH,
+             motion_threshold=constants.MOTION_THRESHOLD, num_samples=0, predictor=None,
+             progress=False):
+    """Score ``steps``-step rollouts on ``windows``; keep the first ``num_samples`` as uint8."""
+    from tqdm import tqdm
+    predictor = predictor or model_predictor(gen)
+    cpu = chainer.backend.CpuDevice()
+    result = Evaluation(steps)
+    bar = tqdm(total=len(windows), unit='window', desc='predicting', disable=not progress)
+    for lo in range(0, len(windows), batch_size):
+        chunk = windows[lo:lo + batch_size]
+        clips = numpy.stack([videos[name][s:s + constants.HIST_LEN + steps] for name, s in chunk])
+        history, future = cliplib.to_model_input(clips)
+        last_input = history[:, -3:]
+        on_device = device.send(history)
+        outputs = {'model': rollout(predictor, on_device, steps),
+                   'last_frame': rollout(copy_last_predictor, on_device, steps)}
+        outputs = {who: [cpu.send(p) for p in preds] for who, preds in outputs.items()}
+        for k in range(steps):
+            truth = future[:, 3 * k:3 * k + 3]
+            for who, preds in outputs.items():
+                result.add(who, k, truth, preds[k], last_input, motion_threshold)
+        for i in range(min(len(chunk), num_samples - len(result.samples))):
+            result.samples.append(dict(
+                window=chunk[i], history=clips[i, :constants.HIST_LEN],
+                truth=clips[i, constants.HIST_LEN:],
+                **{who: list(pictures.to_uint8(numpy.stack([p[i] for p in preds])))
+                   for who, preds in outputs.items()}))
+        bar.update(len(chunk))
+    bar.close()
+    return result
+
