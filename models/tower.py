@@ -1,7 +1,8 @@
 """A stack of convolutions with ReLU between them: the building block of every scale."""
 import chainer
 import chainer.functions as F
-import chainer.links as L
+
+from models.conv import Convolution2D
 
 
 class ConvTower(chainer.ChainList):
@@ -15,7 +16,7 @@ class ConvTower(chainer.ChainList):
         # He initialisation suits ReLU stacks; the TF code's N(0, 0.01) trains far
         # slower at the start for the same final quality.
         init = chainer.initializers.HeNormal()
-        super().__init__(*[L.Convolution2D(maps[i], maps[i + 1], k, pad=k // 2 if same else 0,
+        super().__init__(*[Convolution2D(maps[i], maps[i + 1], k, pad=k // 2 if same else 0,
                                            initialW=init) for i, k in enumerate(kernels)])
         self.last_relu = last_relu
 

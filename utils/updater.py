@@ -41,6 +41,13 @@ class AdversarialUpdater(training.updaters.StandardUpdater):
     def adversarial(self):
         return 'dis' in self.get_all_optimizers()
 
+    def make_reporter(self):
+        """A reporter observing the models as the Trainer's would, for use without one."""
+        reporter = chainer.Reporter()
+        for name, opt in self.get_all_optimizers().items():
+            reporter.add_observer(name, opt.target)
+        return reporter
+
     def next_batch(self):
         """History and target pyramids (coarsest first) of the next batch."""
         history, target = self.converter(self.get_iterator('main').next(), self.device)

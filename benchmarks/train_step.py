@@ -1,0 +1,71 @@
+"""Seconds per training iteration (one D step + one G step) with the real updater.
+
+    python benchmarks/train_step.py --preset paper [--iters 5] [--batch-size 8] [-g 0]
+
+Prints one JSON line. Random clips stand in for data, as in the PyTorch
+reference (../shared/bench/torch_ref.py), so only the model's work is timed.
+"""
+import argparse
+import time
+
+import common  # noqa: F401  (puts the project on the path)
+from utils import compat  # noqa: F401
+import chainer  # noqa: E402
+import numpy  # noqa: E402
+
+import constants  # noqa: E402
+import models  # noqa: E402
+from utils.device import get_device  # noqa: E402
+from utils.updater import AdversarialUpdater  # noqa: E402
+
+
+def build_updater(preset, batch_size, device, adversarial=True):
+    config = models.model_config(preset)
+    rng = numpy.random.default_rng(0)
+    clips = rng.uniform(-1, 1, (batch_size, 3 * constants.CLIP_LEN, constants.CROP_SIZE,
+                                constants.CROP_SIZE)).astype(numpy.float32)
+    data = [(c[:-3], c[-3:]) for c in clips]
+    gen = models.Generator(config)
+    gen.to_device(device)
+    opts = {'gen': chainer.optimizers.Adam(alpha=constants.LR_G)}
+    opts['gen'].setup(gen)
+    if adversarial:
+        dis = models.Discriminator(config)
+        dis.to_device(device)
+        opts['dis'] = chainer.optimizers.SGD(lr=constants.LR_D)
+        opts['dis'].setup(dis)
+    iterator = chainer.iterators.SerialIterator(data, batch_size, shuffle=False)
+    return AdversarialUpdater(iterator, opts, device, constants.LAMBDA_ADV, constants.LAMBDA_LP,
+                              constants.LAMBDA_GDL, constants.L_NUM, constants.ALPHA_NUM)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--preset', default='paper', choices=sorted(constants.PRESETS))
+    p.add_argument('--iters', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('-b', '--batch-size', type=int, default=constants.BATCH_SIZE)
+    p.add_argument('-g', '--gpu', type=int, default=-1)
+    p.add_argument('--stock-conv', action='store_true',
+                   help="time Chainer's own convolution instead of models/conv.py")
+    args = p.parse_args()
+    chainer.global_config.gemm_conv = not args.stock_conv
+    device = get_device(args.gpu)
+    updater = build_updater(args.preset, args.batch_size, device)
+    sync = device.xp.cuda.Stream.null.synchronize if device.xp is not numpy else (lambda: None)
+    with updater.make_reporter().scope({}):
+        for _ in range(args.warmup):
+            updater.update()
+        sync()
+        t = time.perf_counter()
+        for _ in range(args.iters):
+            updater.update()
+        sync()
+    common.emit(dict(benchmark='train_step', impl='chainer-stock-conv' if args.stock_conv else 'chainer', preset=args.preset,
+                     batch_size=args.batch_size, iters=args.iters,
+                     sec_per_iter=(time.perf_counter() - t) / args.iters,
+                     device=common.machine(device)))
+
+
+if __name__ == '__main__':
+    main()

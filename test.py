@@ -1,0 +1,160 @@
+"""Test a trained generator on full frames: recursive predictions, scores, pictures.
+
+    python test.py                                  # result/TRAINED_ADVERSARIAL.model
+    python test.py -m result/TRAINED_L2.model -s 4 --gifs 5
+
+For each test video, windows of HIST_LEN input frames and STEPS target frames
+start at frame 0 and every STRIDE frames. The model predicts STEPS frames, each
+fed back as the newest input; the copy-last-frame baseline is scored by the same
+code. Writes OUT/metrics.json, OUT/metrics.png, and OUT/sample_<i>.gif/.png.
+"""
+import argparse
+import os
+
+from utils import compat  # noqa: F401  (before chainer)
+import constants  # noqa: E402
+from models import checkpoint  # noqa: E402
+from utils import frames as framelib  # noqa: E402
+from utils import pictures, predict, pyramid, safe_io  # noqa: E402
+from utils.device import get_device  # noqa: E402
+from utils.errors import UserError, cli  # noqa: E402
+
+LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'sharpdiff': 'sharp. diff',
+          'psnr_moving': 'PSNR moving', 'sharpdiff_moving': 'sharp. moving'}
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                epilog=__doc__.split('\n\n', 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = ' (default: %(default)s)'
+    p.add_argument('-m', '--model',
+                   help='saved generator (default: {0}/{1}, else {0}/{2})'.format(
+                       constants.RESULT_DIR, constants.MODEL_ADVERSARIAL, constants.MODEL_L2))
+    p.add_argument('-t', '--test-dir', default=constants.TEST_DIR, help='test videos' + d)
+    p.add_argument('-s', '--steps', type=int, default=constants.TEST_STEPS,
+                   help='frames predicted recursively' + d)
+    p.add_argument('--stride', type=int, help='frames between window starts (default: '
+                                              'HIST_LEN + steps, windows do not overlap)')
+    p.add_argument('--max-windows', type=int, help='score at most this many windows')
+    p.add_argument('-o', '--out', default=constants.TEST_OUT_DIR, help='output directory' + d)
+    p.add_argument('-g', '--gpu', type=int, default=-1, help='GPU id; -1 is the CPU' + d)
+    p.add_argument('--device', help="a Chainer device string ('@numpy', '@cupy:0'); overrides -g")
+    p.add_argument('-b', '--batch-size', type=int, default=constants.TEST_BATCH,
+                   help='windows predicted at once' + d)
+    p.add_argument('--motion-threshold', type=float, default=constants.MOTION_THRESHOLD,
+                   help='a pixel moves when a channel of the target differs from the last input '
+                        'frame by more than this (0..255)' + d)
+    p.add_argument('--gifs', type=int, default=constants.NUM_GIFS,
+                   help='windows drawn as GIF and PNG' + d)
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    return p
+
+
+def default_model():
+    for name in (constants.MODEL_ADVERSARIAL, constants.MODEL_L2):
+        path = os.path.join(constants.RESULT_DIR, name)
+        if os.path.exists(path):
+            return path
+    raise UserError('no model at {0}/{1} or {0}/{2}; train one with train.py or pass -m'.format(
+        constants.RESULT_DIR, constants.MODEL_ADVERSARIAL, constants.MODEL_L2))
+
+
+def load_videos(test_dir, steps):
+    videos = {}
+    for path, _ in framelib.usable_videos(test_dir, constants.HIST_LEN + steps, 'one test window'):
+        frames = framelib.read_video(path)
+        if min(frames.shape[1:3]) < pyramid.min_size():
+            raise UserError('{}: frames are {}x{}; the generator needs at least {} pixels a side '
+                            'for its {} scales'.format(path, frames.shape[2], frames.shape[1],
+                                                       pyramid.min_size(), constants.NUM_SCALES))
+        videos[path] = frames
+    return videos
+
+
+def table(per_step):
+    names = list(LABELS)
+    lines = ['step  ' + ''.join('{:>27}'.format(LABELS[n] + ' model/last') for n in names)]
+    for row in per_step:
+        cells = []
+        for n in names:
+            m, b = row['model'][n], row['last_frame'][n]
+            cells.append('{:>27}'.format('{} / {}'.format(
+                *('-' if v is None else '{:.3f}'.format(v) for v in (m, b)))))
+        lines.append('{:<6}'.format(row['step']) + ''.join(cells))
+    return '\n'.join(lines)
+
+
+def plot(path, per_step):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    steps = [r['step'] for r in per_step]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, keys in zip(axes, (('psnr', 'psnr_moving'), ('sharpdiff', 'sharpdiff_moving'),
+                               ('ssim',))):
+        for key in keys:
+            for who, style in (('model', '-o'), ('last_frame', '--s')):
+                values = [r[who][key] for r in per_step]
+                ax.plot(steps, [float('nan') if v is None else v for v in values], style,
+                        label='{} ({})'.format(LABELS[key], 'model' if who == 'model' else
+                                               'copy last frame'))
+        ax.set_xlabel('predicted step')
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel('dB')
+    fig.tight_layout()
+    with safe_io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=90)
+    plt.close(fig)
+
+
+def draw_sample(out, i, sample):
+    hist = list(sample['history'])
+    steps = len(sample['truth'])
+    rows = [hist + list(sample['truth']), hist + sample['model'], hist + sample['last_frame']]
+    labels = [['input {}'.format(k + 1) for k in range(len(hist))]
+              + ['{} +{}'.format(who, k + 1) for k in range(steps)]
+              for who in ('truth', 'model', 'copy')]
+    pictures.save_png(os.path.join(out, 'sample_{}.png'.format(i)), pictures.grid(rows, labels))
+    frames = [[f, f, f] for f in hist] + [[t, m, b] for t, m, b in zip(
+        sample['truth'], sample['model'], sample['last_frame'])]
+    names = [['input {}'.format(k + 1)] * 3 for k in range(len(hist))] + [
+        ['truth +{}'.format(k + 1), 'model +{}'.format(k + 1), 'copy last +{}'.format(k + 1)]
+        for k in range(steps)]
+    pictures.save_gif(os.path.join(out, 'sample_{}.gif'.format(i)), frames, names)
+
+
+@cli
+def main(argv):
+    args = build_parser().parse_args(argv)
+    if args.steps < 1:
+        raise UserError('--steps must be at least 1 (got {})'.format(args.steps))
+    if args.batch_size < 1 or args.gifs < 0 or (args.max_windows is not None and args.max_windows < 1):
+        raise UserError('--batch-size and --max-windows must be at least 1, --gifs at least 0')
+    stride = args.stride or constants.HIST_LEN + args.steps
+    if stride < 1:
+        raise UserError('--stride must be at least 1')
+    model_path = args.model or default_model()
+    gen = checkpoint.load_generator(model_path)
+    videos = load_videos(args.test_dir, args.steps)
+    windows = predict.make_windows(videos, args.steps, stride, args.max_windows)
+    device = get_device(args.gpu, args.device)
+    gen.to_device(device)
+    result = predict.evaluate(gen, videos, windows, args.steps, device, args.batch_size,
+                              args.motion_threshold, args.gifs, progress=not args.no_progress)
+    per_step = result.per_step()
+    os.makedirs(args.out, exist_ok=True)
+    safe_io.write_json(os.path.join(args.out, 'metrics.json'), dict(
+        model=model_path, steps=args.steps, windows=len(windows), per_step=per_step))
+    plot(os.path.join(args.out, 'metrics.png'), per_step)
+    for i, sample in enumerate(result.samples):
+        draw_sample(args.out, i, sample)
+    print(table(per_step))
+    print('{} windows from {} videos; wrote metrics.json, metrics.png and {} sample GIF/PNG '
+          'pairs to {}'.format(len(windows), len(videos), len(result.samples), args.out))
+
+
+if __name__ == '__main__':
+    main()
