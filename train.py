@@ -88,6 +88,8 @@ def build_parser():
     p.add_argument('--communicator',
                    help='ChainerMN communicator (naive, flat, pure_nccl, ...): train data-parallel '
                         'under mpiexec')
+    p.add_argument('--overwrite', action='store_true',
+                   help='start afresh in OUT, deleting the snapshots and models of an earlier run')
     p.add_argument('--seed', type=int, default=constants.SEED, help=d[1:])
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
@@ -133,6 +135,18 @@ def _snapshot_source(args):
                     'with the directory of the run to resume'.format(args.out))
 
 
+def _claim_out(args):
+    """A fresh run never mixes with, or silently replaces, an earlier one in OUT."""
+    earlier = ext.snapshot_paths(args.out) + [
+        p for p in (os.path.join(args.out, n) for n in (constants.MODEL_ADVERSARIAL,
+                                                      constants.MODEL_L2)) if os.path.exists(p)]
+    if earlier and not args.overwrite:
+        raise UserError('{}: holds snapshots or models of an earlier run; resume it with -r, '
+                        'choose another -o, or pass --overwrite to start afresh'.format(args.out))
+    for path in earlier:
+        os.remove(path)
+
+
 def _communicator(args):
     if not args.communicator:
         return None
@@ -146,6 +160,10 @@ def _communicator(args):
 
 def build_trainer(args, comm=None):
     rank, size = (comm.rank, comm.size) if comm else (0, 1)
+    if args.resume_training and args.overwrite:
+        raise UserError('-r and --overwrite contradict each other; pick one')
+    if not args.resume_training and rank == 0:
+        _claim_out(args)
     snapshot_path, snapshot_config = _snapshot_source(args)
     load_config = checkpoint.read(args.load, 'model file')[1] if args.load else None
     _resolve_model_options(args, snapshot_config or load_config,

@@ -1,0 +1,52 @@
+# Two entry points: `make demo` (set up, then the whole pipeline on built-in
+# Ms. Pac-Man data) and `make test` (set up, then the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+# The demo: small enough for 2 CPU cores in about 10 minutes.
+DEMO_OUT ?= result/demo
+DEMO_ITERS ?= 1000
+DEMO_CLIPS ?= 20000
+
+.PHONY: setup setup-gpu setup-mpi demo test frames clips train-demo test-demo clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip "setuptools<74" wheel
+	$(PY) -m pip install -q --no-build-isolation -r requirements.txt
+	touch $@
+
+# CuPy for CUDA 12 or 13 GPUs (pick with CUDA=12x or CUDA=13x).
+CUDA ?= 12x
+setup-gpu: setup
+	$(PY) -m pip install -q "cupy-cuda$(CUDA)>=13"
+
+# MPI and ChainerMN's Python side, for data-parallel training.
+setup-mpi: setup
+	$(PY) -m pip install -q mpich mpi4py
+
+test: setup
+	$(PY) -m pytest -q tests
+
+data/images/train:
+	$(PY) -m utils.pacman
+
+data/trainclips/clips.json: | data/images/train
+	$(PY) process_data.py -n $(DEMO_CLIPS) --num-test-clips 1000
+
+frames: data/images/train
+clips: data/trainclips/clips.json
+
+demo: setup clips
+	$(PY) train.py --preset tiny -i $(DEMO_ITERS) -o $(DEMO_OUT) --lr-g 0.001 \
+		--snapshot-interval 250 --sample-interval 250 --eval-interval 250 --overwrite
+	$(PY) test.py -m $(DEMO_OUT)/TRAINED_ADVERSARIAL.model -o $(DEMO_OUT)/test \
+		--max-windows 24 --gifs 3
+	@echo "demo done: GIFs and metrics in $(DEMO_OUT)/test, training curves in $(DEMO_OUT)"
+
+clean-demo:
+	rm -rf $(DEMO_OUT)

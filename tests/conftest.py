@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny real Ms. Pac-Man videos and clips, made once per session."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from utils import compat  # noqa: E402,F401  (before chainer)
+
+
+def run_cli(main, argv, capsys):
+    """Run a script's ``main``; (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope='session')
+def frames_dir(tmp_path_factory):
+    """images/{train,test}/video<i>/frame<k>.png: 2 train videos of 40 frames, 2 test of 24."""
+    from utils import pacman
+    root = tmp_path_factory.mktemp('images')
+    pacman.make_frames(str(root), 2, 0, 40, 2, seed=0, progress=False)
+    pacman.make_frames(str(root), 0, 2, 24, 2, seed=0, progress=False)
+    return root
+
+
+@pytest.fixture(scope='session')
+def clip_dirs(frames_dir, tmp_path_factory):
+    """(train clips, test clips) made from ``frames_dir``."""
+    import process_data
+    out = tmp_path_factory.mktemp('clips')
+    train, test = str(out / 'train'), str(out / 'test')
+    process_data.main(['-n', '600', '--num-test-clips', '80', '--train-dir',
+                       str(frames_dir / 'train'), '--test-dir', str(frames_dir / 'test'),
+                       '--train-clips', train, '--test-clips', test, '--workers', '1'])
+    return train, test

@@ -1,0 +1,175 @@
+"""process_data.py: the motion filter, determinism, the shard format, bad input, resuming."""
+import json
+import os
+import shutil
+
+import numpy
+import pytest
+from PIL import Image
+
+import constants
+import process_data
+import reference
+from conftest import run_cli
+from utils import clips as cliplib
+from utils import shards
+from utils.dataset import ClipDataset
+
+
+def _args(frames_dir, out, *extra, n=300):
+    return ['-n', str(n), '--num-test-clips', '0', '--train-dir', str(frames_dir),
+            '--train-clips', str(out), '--workers', '1'] + list(extra)
+
+
+def _all(directory):
+    arrays = [shards.read_shard(p) for p in shards.shard_paths(directory)]
+    return {k: numpy.concatenate([a[k] for a in arrays]) for k in shards.SHARD_SPEC}
+
+
+def _write_video(directory, frames):
+    directory.mkdir(parents=True)
+    for k, f in enumerate(frames):
+        Image.fromarray(f).save(directory / 'frame{}.png'.format(k))
+
+
+def test_motion_mask_matches_brute_force(frames_dir):
+    from utils import frames as framelib
+    video = framelib.read_video(str(frames_dir / 'train' / 'video000'))[:12]
+    mask = cliplib.motion_mask(video)
+    assert mask.shape == (12 - constants.HIST_LEN, 210 - 31, 160 - 31)
+    assert 0 < mask.mean() < 1
+    rng = numpy.random.default_rng(0)
+    for _ in range(60):
+        s, y, x = (int(rng.integers(d)) for d in mask.shape)
+        clip = video[s:s + 5, y:y + 32, x:x + 32]
+        assert mask[s, y, x] == (reference.clip_motion(clip) > constants.MOVEMENT_THRESHOLD)
+
+
+def test_clips_move_static_video_gives_only_unfiltered(frames_dir, tmp_path, capsys):
+    src = tmp_path / 'videos'
+    shutil.copytree(frames_dir / 'train' / 'video000', src / 'moving')
+    still = numpy.asarray(Image.open(frames_dir / 'train' / 'video000' / 'frame0.png'))
+    _write_video(src / 'still', [still] * 30)
+    code, _, err = run_cli(process_data.main, _args(src, tmp_path / 'c', n=2000), capsys)
+    assert code == 0 and 'still: no 32x32 crop moves' in err
+    got = _all(str(tmp_path / 'c'))
+    assert len(got['clips']) == 2000
+    videos = json.load(open(tmp_path / 'c' / shards.MANIFEST))['runs'][0]['videos']
+    still_index = videos.index(str(src / 'still'))
+    from_still = got['video'] == still_index
+    assert from_still.any() and not got['filtered'][from_still].any()
+    assert 0.02 < got['filtered'].__invert__().mean() < 0.08  # about UNFILTERED_FRACTION
+    for clip in got['clips'][got['filtered']][:200]:
+        assert reference.clip_motion(clip) > constants.MOVEMENT_THRESHOLD
+
+
+def test_no_motion_anywhere_is_an_error(frames_dir, tmp_path, capsys):
+    still = numpy.asarray(Image.open(frames_dir / 'train' / 'video000' / 'frame0.png'))
+    _write_video(tmp_path / 'videos' / 'still', [still] * 10)
+    code, _, err = run_cli(process_data.main, _args(tmp_path / 'videos', tmp_path / 'c'), capsys)
+    assert code == 2 and 'no crop of any video moves' in err and 'Traceback' not in err
+
+
+def test_same_seed_same_clips_whatever_the_workers(frames_dir, tmp_path, capsys):
+    src = frames_dir / 'train'
+    run_cli(process_data.main, _args(src, tmp_path / 'a'), capsys)
+    run_cli(process_data.main, _args(src, tmp_path / 'b', '--workers', '2'), capsys)
+    run_cli(process_data.main, _args(src, tmp_path / 'c', '--seed', '1'), capsys)
+    a, b, c = (_all(str(tmp_path / d)) for d in 'abc')
+    for key in shards.SHARD_SPEC:
+        assert numpy.array_equal(a[key], b[key])
+    assert not numpy.array_equal(a['clips'], c['clips'])
+
+
+def test_shard_round_trip_and_dataset(clip_dirs):
+    train, _ = clip_dirs
+    got = _all(train)
+    assert got['clips'].shape == (600, 5, 32, 32, 3) and got['clips'].dtype == numpy.uint8
+    manifest = json.load(open(os.path.join(train, shards.MANIFEST)))
+    from utils import frames as framelib
+    video = framelib.read_video(manifest['runs'][0]['videos'][got['video'][7]])
+    s, y, x = got['start'][7], got['y'][7], got['x'][7]
+    assert numpy.array_equal(got['clips'][7], video[s:s + 5, y:y + 32, x:x + 32])
+    dataset = ClipDataset(train)
+    history, target = dataset[7]
+    assert history.shape == (12, 32, 32) and target.shape == (3, 32, 32)
+    assert history.dtype == numpy.float32 and -1 <= history.min() and history.max() <= 1
+    assert numpy.allclose((target.transpose(1, 2, 0) + 1) * 127.5, got['clips'][7][4], atol=1e-3)
+    assert numpy.allclose((history[3:6].transpose(1, 2, 0) + 1) * 127.5, got['clips'][7][1],
+                          atol=1e-3)
+
+
+def test_existing_clips_are_never_silently_replaced(frames_dir, tmp_path, capsys):
+    src, out = frames_dir / 'train', tmp_path / 'c'
+    assert run_cli(process_data.main, _args(src, out), capsys)[0] == 0
+    code, _, err = run_cli(process_data.main, _args(src, out), capsys)
+    assert code == 2 and 'already holds 300 clips; pass --append' in err
+    assert run_cli(process_data.main, _args(src, out, '--append'), capsys)[0] == 0
+    assert len(_all(str(out))['clips']) == 600
+    assert run_cli(process_data.main, _args(src, out, '--overwrite', n=100), capsys)[0] == 0
+    assert len(_all(str(out))['clips']) == 100
+
+
+def test_interrupted_run_resumes_to_the_same_clips(frames_dir, tmp_path, capsys):
+    src = frames_dir / 'train'
+    run_cli(process_data.main, _args(src, tmp_path / 'whole', n=25000), capsys)
+    out = tmp_path / 'cut'
+    run_cli(process_data.main, _args(src, out, n=25000), capsys)
+    # What a kill leaves: the last video unfinished (a shard missing, a temporary
+    # file half written, the manifest not marked complete).
+    manifest = json.load(open(out / shards.MANIFEST))
+    run = manifest['runs'][0]
+    run['complete'] = False
+    del run['done']['p1']
+    json.dump(manifest, open(out / shards.MANIFEST, 'w'))
+    last = shards.shard_paths(str(out))[-1]
+    os.remove(last)
+    (out / ('.' + os.path.basename(last) + '.tmp-999')).write_bytes(b'half a shard')
+    assert len(ClipDataset(str(out))) < 25000  # the temporary file is never read
+    code, _, err = run_cli(process_data.main, _args(src, out, n=25000), capsys)
+    assert code == 2 and 'interrupted run; pass --resume' in err
+    code, _, err = run_cli(process_data.main, _args(src, out, '--seed', '5', '--resume',
+                                                    n=25000), capsys)
+    assert code == 2 and 'other seed' in err
+    assert run_cli(process_data.main, _args(src, out, '--resume', n=25000), capsys)[0] == 0
+    a, b = _all(str(tmp_path / 'whole')), _all(str(out))
+    assert numpy.array_equal(a['clips'], b['clips'])
+
+
+@pytest.mark.parametrize('case', ['zero', 'negative', 'missing', 'empty', 'short', 'foreign'])
+def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
+    src = frames_dir / 'train'
+    argv = _args(src, tmp_path / 'c')
+    if case in ('zero', 'negative'):
+        argv[1] = '0' if case == 'zero' else '-5'
+    if case == 'missing':
+        argv = _args(tmp_path / 'nowhere', tmp_path / 'c')
+    if case == 'empty':
+        (tmp_path / 'empty').mkdir()
+        argv = _args(tmp_path / 'empty', tmp_path / 'c')
+    if case == 'short':
+        (tmp_path / 'short' / 'v').mkdir(parents=True)
+        for k in range(3):
+            shutil.copy(src / 'video000' / 'frame{}.png'.format(k), tmp_path / 'short' / 'v')
+        argv = _args(tmp_path / 'short', tmp_path / 'c')
+    if case == 'foreign':
+        (tmp_path / 'c').mkdir()
+        (tmp_path / 'c' / 'run00_v0000_p000.npz').write_bytes(b'x')
+    code, _, err = run_cli(process_data.main, argv, capsys)
+    lines = [l for l in err.splitlines() if l.startswith('error:')]
+    assert code == 2 and len(lines) == 1 and 'Traceback' not in err
+    assert {'zero': '-n/--num-clips must be at least 1', 'negative': 'got -5',
+            'missing': 'nowhere: no such frame directory', 'empty': 'empty: holds no video',
+            'short': 'no video has the 5 frames', 'foreign': 'no clips.json'}[case] in lines[0]
+    if case == 'short':
+        assert 'short/v: skipped, it has 3 frames' in err
+
+
+def test_short_video_skipped_when_others_remain(frames_dir, tmp_path, capsys):
+    src = tmp_path / 'videos'
+    shutil.copytree(frames_dir / 'train' / 'video000', src / 'long')
+    (src / 'short').mkdir()
+    shutil.copy(frames_dir / 'train' / 'video000' / 'frame0.png', src / 'short')
+    code, _, err = run_cli(process_data.main, _args(src, tmp_path / 'c', n=50), capsys)
+    assert code == 0 and 'short: skipped, it has 1 frames' in err
+    assert len(_all(str(tmp_path / 'c'))['clips']) == 50
