@@ -1,4 +1,5 @@
 """Serve clips from shards as model inputs."""
+import os
 import zlib
 
 import chainer
@@ -19,6 +20,9 @@ class ClipDataset(chainer.dataset.DatasetMixin):
     """
 
     def __init__(self, directory, part=(0, 1)):
+        if not os.path.isdir(directory):
+            raise UserError('{}: no such clip directory; make clips with process_data.py or '
+                            'pass -d'.format(directory))
         manifest = shards.read_manifest(directory)
         paths = shards.shard_paths(directory)
         if not paths:

@@ -1,0 +1,120 @@
+"""Losses, and what the updater's two steps do to each network's parameters."""
+import numpy
+import pytest
+
+import chainer
+
+import constants
+import models
+import reference
+from utils import losses, pyramid
+from utils.updater import AdversarialUpdater
+
+
+def _images(seed, n=2, size=8):
+    return numpy.random.default_rng(seed).uniform(-1, 1, (n, 3, size, size))
+
+
+@pytest.mark.parametrize('alpha', [1, 2])
+def test_gdl_is_per_channel(alpha):
+    p, t = _images(0), _images(1)
+    got = losses.gdl_loss([chainer.Variable(p)], [t], alpha).array
+    assert numpy.isclose(got, reference.gdl(p, t, alpha))
+    # the old defect: gradients of the channel sum give another number
+    summed = reference.gdl(p.sum(1, keepdims=True), t.sum(1, keepdims=True), alpha)
+    assert not numpy.isclose(got, summed)
+
+
+def test_lp_and_gdl_vanish_for_identical_images_and_average_scales():
+    a = [_images(0, size=4), _images(1, size=8)]
+    for p in (1, 2):
+        assert losses.lp_loss([chainer.Variable(x) for x in a], a, p).array == 0
+    assert losses.gdl_loss([chainer.Variable(x) for x in a], a, 1).array == 0
+    b = [x + 0.5 for x in a]
+    expected = (4 * 4 * 3 * 0.25 + 8 * 8 * 3 * 0.25) / 2  # per image, mean over scales
+    assert numpy.isclose(losses.lp_loss([chainer.Variable(x) for x in b], a, 2).array, expected)
+
+
+def test_adversarial_loss_is_stable_for_huge_logits():
+    logits = [chainer.Variable(numpy.array([1e4, -1e4]))]
+    real, fake = losses.adversarial_loss(logits, True), losses.adversarial_loss(logits, False)
+    assert numpy.isclose(real.array, 1e4 / 2) and numpy.isclose(fake.array, 1e4 / 2)
+    real.backward()
+    assert numpy.isfinite(logits[0].grad).all()
+
+
+def _updater(adversarial=True, lambda_adv=constants.LAMBDA_ADV, seed=0):
+    numpy.random.seed(seed)
+    config = models.model_config('tiny')
+    rng = numpy.random.default_rng(0)
+    clips = rng.uniform(-1, 1, (4, 15, 32, 32)).astype(numpy.float32)
+    data = [(c[:12], c[12:]) for c in clips]
+    gen = models.Generator(config)
+    opts = {'gen': chainer.optimizers.Adam(alpha=1e-3)}
+    opts['gen'].setup(gen)
+    if adversarial:
+        opts['dis'] = chainer.optimizers.SGD(lr=constants.LR_D)
+        opts['dis'].setup(models.Discriminator(config))
+    it = chainer.iterators.SerialIterator(data, 4, shuffle=False)
+    return AdversarialUpdater(it, opts, chainer.get_device('@numpy'), lambda_adv, 1.0, 1.0, 2, 1)
+
+
+def _params(link):
+    return {n: p.array.copy() for n, p in link.namedparams()}
+
+
+def test_dis_step_leaves_gen_alone_and_changes_dis():
+    updater = _updater()
+    gen = updater.get_optimizer('gen').target
+    dis = updater.get_optimizer('dis').target
+    histories, targets = updater.next_batch()
+    gen.cleargrads()
+    predictions = gen(histories)
+    before_g, before_d = _params(gen), _params(dis)
+    with updater.make_reporter().scope({}):
+        updater.update_dis(histories, targets, predictions)
+    assert all(numpy.array_equal(before_g[n], p.array) for n, p in gen.namedparams())
+    assert all(p.grad is None for _, p in gen.namedparams())
+    assert any(not numpy.array_equal(before_d[n], p.array) for n, p in dis.namedparams())
+
+
+def _adv_grads(lambda_adv):
+    """G's gradient from the adversarial term alone (pixel losses weighted 0)."""
+    updater = _updater(lambda_adv=lambda_adv)
+    updater.lambda_lp = updater.lambda_gdl = 0
+    gen = updater.get_optimizer('gen').target
+    histories, targets = updater.next_batch()
+    gen.cleargrads()
+    loss = updater.gen_loss(histories, targets, gen(histories))[0]
+    loss.backward()
+    return numpy.concatenate([p.grad.ravel() for _, p in sorted(gen.namedparams())])
+
+
+def test_adversarial_gradient_reaches_gen_and_scales_with_lambda():
+    g1, g2 = _adv_grads(0.05), _adv_grads(0.5)
+    assert numpy.abs(g1).max() > 0
+    assert numpy.allclose(g2, 10 * g1, rtol=1e-4, atol=1e-5 * numpy.abs(g2).max())
+
+
+def test_no_adversarial_trains_gen_alone():
+    updater = _updater(adversarial=False)
+    assert set(updater.get_all_optimizers()) == {'gen'}
+    gen = updater.get_optimizer('gen').target
+    before = _params(gen)
+    observation = {}
+    with updater.make_reporter().scope(observation):
+        updater.update()
+    assert 'gen/loss_lp' in observation and 'gen/loss_adv' not in observation
+    assert 'dis/loss' not in observation
+    assert any(not numpy.array_equal(before[n], p.array) for n, p in gen.namedparams())
+
+
+def test_one_iteration_reports_everything():
+    updater = _updater()
+    observation = {}
+    with updater.make_reporter().scope(observation):
+        updater.update()
+    for key in ('gen/loss', 'gen/loss_adv', 'gen/loss_lp', 'gen/loss_gdl', 'dis/loss',
+                'dis/accuracy', 'dis/accuracy_real', 'dis/accuracy_fake', 'psnr'):
+        assert key in observation, key
+    assert 0 < float(observation['psnr']) < 100

@@ -1,0 +1,120 @@
+"""Generator and discriminator shapes, the pyramid, the GEMM convolution, saved models."""
+import numpy
+import pytest
+
+import chainer
+import chainer.functions as F
+from chainer import gradient_check
+
+import constants
+import models
+import reference
+from models import checkpoint
+from models.conv import GemmConvolution2D
+from utils import pyramid
+from utils.errors import UserError
+
+
+def test_pyramid_sizes_round_up():
+    assert pyramid.sizes(210, 160) == [(27, 20), (53, 40), (105, 80), (210, 160)]
+    assert pyramid.sizes(32, 32) == [(4, 4), (8, 8), (16, 16), (32, 32)]
+    assert pyramid.sizes(9, 8) == [(2, 1), (3, 2), (5, 4), (9, 8)]
+    x = numpy.arange(16, dtype=numpy.float32).reshape(1, 1, 4, 4)
+    levels = pyramid.pyramid(x, 2)
+    assert numpy.allclose(levels[0].array, [[[[2.5, 4.5], [10.5, 12.5]]]])  # 2x2 averages
+
+
+@pytest.mark.parametrize('size', [(32, 32), (210, 160), (37, 29)])
+def test_generator_predicts_any_frame_size(size):
+    gen = models.Generator(models.model_config('tiny'))
+    history = numpy.zeros((2, 12) + size, numpy.float32)
+    predictions = gen(pyramid.pyramid(history))
+    assert [p.shape[2:] for p in predictions] == pyramid.sizes(*size)
+    assert predictions[-1].shape == (2, 3) + size
+    assert numpy.abs(predictions[-1].array).max() <= 1
+
+
+def test_generator_layers_follow_the_tables():
+    gen = models.Generator(models.model_config('paper'))
+    finest = gen.towers[3]
+    assert [c.W.shape for c in finest] == [(128, 15, 7, 7), (256, 128, 5, 5), (512, 256, 5, 5),
+                                           (256, 512, 5, 5), (128, 256, 5, 5), (3, 128, 7, 7)]
+    assert gen.towers[0][0].W.shape == (128, 12, 3, 3)
+
+
+@pytest.mark.parametrize('conditioned', [True, False])
+def test_discriminator_one_logit_per_image(conditioned):
+    config = models.model_config('paper', d_conditioned=conditioned)
+    dis = models.Discriminator(config)
+    assert dis.scales[0].convs[0].W.shape[1] == (15 if conditioned else 3)
+    assert [s.fcs[0].W.shape[1] for s in dis.scales] == [64, 128, 1024, 4608]
+    frames = [numpy.zeros((3, 3, s, s), numpy.float32) for s in (4, 8, 16, 32)]
+    history = [numpy.zeros((3, 12, s, s), numpy.float32) for s in (4, 8, 16, 32)]
+    assert [l.shape for l in dis(frames, history)] == [(3,)] * 4
+
+
+def test_residual_option_adds_the_previous_guess():
+    history = numpy.random.default_rng(0).uniform(-1, 1, (1, 12, 16, 16)).astype(numpy.float32)
+    plain = models.Generator(models.model_config('tiny'))
+    residual = models.Generator(models.model_config('tiny', residual=True))
+    residual.copyparams(plain)
+    a, b = plain(pyramid.pyramid(history)), residual(pyramid.pyramid(history))
+    assert numpy.allclose(a[0].array, b[0].array)  # nothing to add at the coarsest scale
+    previous = pyramid.resize(a[0], (4, 4)).array
+    expected = numpy.tanh(numpy.arctanh(numpy.clip(a[1].array, -0.999999, 0.999999)) + previous)
+    assert numpy.allclose(b[1].array, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize('n,c,h,w,o,k,pad', [(2, 3, 9, 7, 4, 3, 1), (2, 5, 8, 8, 3, 5, 0),
+                                            (1, 2, 6, 5, 3, 7, 3)])
+def test_gemm_convolution_matches_chainer(n, c, h, w, o, k, pad):
+    rng = numpy.random.default_rng(0)
+    x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, k, k)), rng.standard_normal(o)
+    y = GemmConvolution2D(pad).apply((x, W, b))[0].array
+    assert numpy.allclose(y, F.convolution_2d(x, W, b, pad=pad).array)
+    assert numpy.allclose(y, reference.conv2d(x, W, b, pad))
+    gradient_check.check_backward(lambda x, W, b: GemmConvolution2D(pad).apply((x, W, b)),
+                                  (x, W, b), rng.standard_normal(y.shape), dtype=numpy.float64,
+                                  atol=1e-5, rtol=1e-4)
+
+
+def test_gemm_link_equals_stock_link():
+    gen = models.Generator(models.model_config('tiny'))
+    history = numpy.random.default_rng(1).uniform(-1, 1, (2, 12, 32, 32)).astype(numpy.float32)
+    gen.cleargrads()  # fresh parameters hold NaN gradients until cleared
+    fast = gen.predict(history)
+    F.sum(fast).backward()
+    fast_grads = [p.grad.copy() for _, p in sorted(gen.namedparams())]
+    gen.cleargrads()
+    with chainer.using_config('gemm_conv', False):
+        stock = gen.predict(history)
+        F.sum(stock).backward()
+    assert numpy.allclose(fast.array, stock.array, atol=1e-5)
+    for a, (_, p) in zip(fast_grads, sorted(gen.namedparams())):
+        assert numpy.allclose(a, p.grad, atol=1e-4, rtol=1e-3)
+
+
+def test_saved_model_carries_its_configuration(tmp_path):
+    config = models.model_config('tiny', residual=True)
+    gen = models.Generator(config)
+    path = str(tmp_path / 'g.model')
+    checkpoint.save(path, gen, config)
+    loaded = checkpoint.load_generator(path)
+    assert loaded.config == config
+    for (name, a), (_, b) in zip(sorted(gen.namedparams()), sorted(loaded.namedparams())):
+        assert numpy.array_equal(a.array, b.array), name
+    with pytest.raises(UserError, match='preset tiny.*not.*preset small'):
+        checkpoint.load_generator(path, expected=models.model_config('small'))
+
+
+def test_model_file_whose_weights_do_not_fit_its_configuration(tmp_path):
+    gen = models.Generator(models.model_config('tiny'))
+    path = str(tmp_path / 'g.model')
+    checkpoint.save(path, gen, models.model_config('small'))
+    with pytest.raises(UserError, match='does not fit this model'):
+        checkpoint.load_generator(path)
+
+
+def test_unknown_preset():
+    with pytest.raises(UserError, match='unknown preset "huge"; choose one of paper, small, tiny'):
+        models.model_config('huge')

@@ -1,0 +1,131 @@
+"""train.py end to end on tiny real clips: outputs, exact resume, learning, bad input."""
+import json
+import os
+
+import numpy
+import pytest
+
+import train
+from conftest import run_cli
+from utils import shards
+
+FAST = ['--preset', 'tiny', '--no-progress', '--sample-interval', '0', '--eval-interval', '0',
+        '--log-interval', '2', '--loaderjobs', '0']
+
+
+def _train(capsys, data, out, *extra):
+    return run_cli(train.main, ['-d', data, '-o', str(out)] + FAST + list(extra), capsys)
+
+
+def test_outputs(clip_dirs, frames_dir, tmp_path, capsys):
+    argv = ['-d', clip_dirs[0], '-o', str(tmp_path), '--preset', 'tiny', '-i', '4', '-b', '4',
+            '--snapshot-interval', '2', '--snapshots-kept', '1', '--log-interval', '2',
+            '--sample-interval', '2', '--eval-interval', '2', '--eval-dir',
+            str(frames_dir / 'test'), '--eval-windows', '2', '--no-progress']
+    code, out, err = run_cli(train.main, argv, capsys)
+    assert code == 0, err
+    names = set(os.listdir(tmp_path))
+    assert {'TRAINED_ADVERSARIAL.model', 'snapshot_iter_4.npz', 'log', 'loss.png',
+            'adversarial.png', 'psnr.png', 'samples'} <= names
+    assert 'snapshot_iter_2.npz' not in names  # only the last --snapshots-kept are kept
+    assert sorted(os.listdir(tmp_path / 'samples')) == ['iter_2.png', 'iter_4.png']
+    log = json.load(open(tmp_path / 'log'))
+    assert log[-1]['iteration'] == 4
+    for key in ('gen/loss_adv', 'dis/loss', 'psnr', 'eval/psnr', 'eval/psnr_moving',
+                'eval/psnr_last_frame'):
+        assert key in log[-1], key
+    assert 'done: 4 iterations' in out
+
+
+def test_resume_is_exact(clip_dirs, tmp_path, capsys):
+    common = ['--snapshot-interval', '3', '-b', '4', '--loaderjobs', '1']
+    assert _train(capsys, clip_dirs[0], tmp_path / 'a', '-i', '6', *common)[0] == 0
+    assert _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '3', *common)[0] == 0
+    code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '6', '-r', *common)
+    assert code == 0, err
+    assert 'resumed from' in out and 'snapshot_iter_3.npz at iteration 3' in out
+    a = numpy.load(tmp_path / 'a' / 'snapshot_iter_6.npz')
+    b = numpy.load(tmp_path / 'b' / 'snapshot_iter_6.npz')
+    state = [k for k in a.files if k.startswith('updater/')]
+    assert any('optimizer:gen' in k for k in state) and any('iterator:main' in k for k in state)
+    for key in state:
+        assert numpy.array_equal(a[key], b[key]), key
+    assert int(b['updater/iteration']) == 6
+
+
+def test_training_lowers_the_lp_loss(clip_dirs, tmp_path, capsys):
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path, '-i', '160', '-b', '4', '--lr-g',
+                          '0.002', '--log-interval', '20', '--snapshot-interval', '160')
+    assert code == 0, err
+    log = json.load(open(tmp_path / 'log'))
+    first, last = log[0]['gen/loss_lp'], log[-1]['gen/loss_lp']
+    assert last < 0.5 * first, (first, last)
+
+
+def test_no_adversarial_writes_the_l2_model(clip_dirs, tmp_path, capsys):
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path, '-i', '2', '-b', '2',
+                          '--no-adversarial')
+    assert code == 0, err
+    assert os.path.exists(tmp_path / 'TRAINED_L2.model')
+    assert 'dis/loss' not in json.load(open(tmp_path / 'log'))[-1]
+
+
+def test_load_starts_from_saved_weights_of_the_same_preset(clip_dirs, tmp_path, capsys):
+    assert _train(capsys, clip_dirs[0], tmp_path / 'a', '-i', '2', '-b', '2')[0] == 0
+    model = str(tmp_path / 'a' / 'TRAINED_ADVERSARIAL.model')
+    code, _, err = run_cli(train.main, ['-d', clip_dirs[0], '-o', str(tmp_path / 'b'), '-i', '1',
+                                        '-b', '2', '-l', model, '--no-progress', '--loaderjobs',
+                                        '0', '--sample-interval', '0', '--eval-interval', '0'],
+                           capsys)
+    assert code == 0, err  # the preset came from the model file
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'c', '-i', '1', '-l', model,
+                          '--preset', 'small')
+    assert code == 2 and 'preset = tiny' in err.replace("'", '')
+
+
+def _bad_clips(tmp_path):
+    directory = tmp_path / 'badclips'
+    directory.mkdir()
+    clips = numpy.zeros((10, 5, 24, 24, 3), numpy.uint8)
+    shards.write_shard(str(directory / shards.shard_name(0, 0, 'p', 0)), clips, 0,
+                       *(numpy.zeros(10, int),) * 3, numpy.ones(10, bool))
+    return str(directory)
+
+
+@pytest.mark.parametrize('case', ['missing', 'empty', 'shape', 'batch', 'snapshot', 'other-config',
+                                  'gpu', 'preset', 'earlier-run'])
+def test_bad_input_one_line_exit_2(clip_dirs, tmp_path, capsys, case):
+    data, extra = clip_dirs[0], ['-i', '1', '-b', '2']
+    if case == 'missing':
+        data = str(tmp_path / 'nowhere')
+    if case == 'empty':
+        (tmp_path / 'empty').mkdir()
+        data = str(tmp_path / 'empty')
+    if case == 'shape':
+        data = _bad_clips(tmp_path)
+    if case == 'batch':
+        extra = ['-i', '1', '-b', '100000']
+    if case == 'snapshot':
+        extra += ['-r', str(tmp_path / 'no_such_snapshot.npz')]
+    if case == 'other-config':
+        assert _train(capsys, data, tmp_path / 'run', *extra)[0] == 0
+        extra = ['-i', '2', '-b', '2', '-r', str(tmp_path / 'run' / 'snapshot_iter_1.npz'),
+                 '--preset', 'small']
+    if case == 'gpu':
+        extra += ['-g', '0']
+    if case == 'earlier-run':
+        assert _train(capsys, data, tmp_path / 'run', *extra)[0] == 0
+    if case == 'preset':
+        code, _, err = run_cli(train.main, ['--preset', 'huge'], capsys)
+        assert code == 2 and "invalid choice: 'huge'" in err
+        return
+    code, _, err = _train(capsys, data, tmp_path / 'run', *extra)
+    lines = [l for l in err.splitlines() if l.startswith('error:')]
+    assert code == 2 and len(lines) == 1 and 'Traceback' not in err, err
+    assert {'missing': 'nowhere: no such clip directory', 'empty': 'empty: holds no clip shards',
+            'shape': 'clips are (5, 24, 24, 3) but this run needs (5, 32, 32, 3)',
+            'batch': 'fewer than the batch size 100000',
+            'snapshot': 'no_such_snapshot.npz: no such snapshot',
+            'other-config': 'was made with preset = tiny',
+            'gpu': '@cupy:0: ',
+            'earlier-run': 'holds snapshots or models of an earlier run'}[case] in lines[0]
