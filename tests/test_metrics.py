@@ -1,0 +1,78 @@
+"""Metrics against independent computations, and the evaluation protocol."""
+import numpy
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+import chainer
+
+import reference
+from utils import metrics, predict
+
+
+def _frames(seed, n=3, h=24, w=20):
+    rng = numpy.random.default_rng(seed)
+    y = rng.uniform(0, 255, (n, h, w, 3))
+    return y, numpy.clip(y + rng.normal(0, 25, y.shape), 0, 255)
+
+
+def test_psnr_and_ssim_match_scikit_image():
+    y, y_hat = _frames(0)
+    for i in range(len(y)):
+        assert metrics.psnr(y, y_hat)[i] == pytest.approx(
+            peak_signal_noise_ratio(y[i], y_hat[i], data_range=255))
+        assert metrics.ssim(y, y_hat)[i] == pytest.approx(structural_similarity(
+            y[i], y_hat[i], gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+            data_range=255, channel_axis=-1))
+
+
+def test_sharpdiff_matches_loops():
+    y, y_hat = _frames(1, n=2, h=9, w=7)
+    for i in range(2):
+        assert metrics.sharpdiff(y, y_hat)[i] == pytest.approx(reference.sharpdiff(y[i], y_hat[i]))
+
+
+def test_exact_matches_are_capped_not_infinite():
+    y, _ = _frames(2)
+    for f in (metrics.psnr, metrics.sharpdiff):
+        assert (f(y, y) == 100).all()
+    assert numpy.allclose(metrics.ssim(y, y), 1)
+    scores = metrics.psnr(y, numpy.concatenate([y[:1], y[1:] + 1]))
+    assert numpy.isfinite(metrics.mean(scores))
+
+
+def test_moving_pixels_only():
+    y, y_hat = _frames(3, n=2)
+    last = y.copy()
+    last[0, 5:9, 4:8] += 50          # frame 0: a moving patch; frame 1: nothing moves
+    mask = metrics.moving_mask(y, last)
+    assert mask[0].sum() == 16 and not mask[1].any()
+    psnr = metrics.psnr(y, y_hat, mask)
+    expected = 10 * numpy.log10(255 ** 2 / numpy.mean((y[0, 5:9, 4:8] - y_hat[0, 5:9, 4:8]) ** 2))
+    assert psnr[0] == pytest.approx(expected) and numpy.isnan(psnr[1])
+    assert metrics.mean(psnr) == pytest.approx(expected)   # the frame without motion is left out
+    assert metrics.mean([numpy.nan]) is None
+
+
+def _videos(frames_dir):
+    from utils import frames as framelib
+    return {str(p): framelib.read_video(str(p)) for p in sorted((frames_dir / 'test').iterdir())}
+
+
+def test_windows_protocol(frames_dir):
+    videos = _videos(frames_dir)                   # 2 videos of 24 frames
+    windows = predict.make_windows(videos, steps=4, stride=8)
+    assert [s for _, s in windows] == [0, 8, 16, 0, 8, 16]
+    assert len(predict.make_windows(videos, 4, 8, max_windows=4)) == 4
+
+
+def test_baseline_equals_model_that_copies_the_last_frame(frames_dir):
+    videos = _videos(frames_dir)
+    windows = predict.make_windows(videos, steps=3, stride=7)
+    result = predict.evaluate(None, videos, windows, 3, chainer.get_device('@numpy'),
+                              predictor=predict.copy_last_predictor, num_samples=1)
+    for row in result.per_step():
+        assert row['model'] == row['last_frame']
+        assert row['model']['psnr'] < 100  # Ms. Pac-Man moves, so copying is not perfect
+    sample = result.samples[0]
+    assert len(sample['model']) == 3 and sample['model'][0].dtype == numpy.uint8
+    assert numpy.array_equal(sample['model'][2], sample['history'][-1])
