@@ -288,7 +288,9 @@ def main(argv):
     if resumed and leader:
         print('resumed from {} at iteration {}'.format(resumed, trainer.updater.iteration))
     try:
-        trainer.run(show_loop_exception_msg=False)
+        # Overflow on the way to NaN is reported by the updater's finiteness check.
+        with numpy.errstate(over='ignore', invalid='ignore'):
+            trainer.run(show_loop_exception_msg=False)
     except ext.StopOnSignal.Stopped as stop:
         if leader:
             path = _write_state(trainer, saved_config)
