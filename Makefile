@@ -26,10 +26,14 @@ setup-gpu: setup
 	$(PY) -m pip install -q "cupy-cuda$(CUDA)>=13"
 
 # MPI and ChainerMN's Python side, for data-parallel training.
-setup-mpi: setup
-	$(PY) -m pip install -q mpich mpi4py
+MPI_STAMP := $(VENV)/.installed-mpi-$(shell cat requirements-mpi.txt | cksum | cut -d' ' -f1)
+setup-mpi: $(MPI_STAMP)
+$(MPI_STAMP): requirements-mpi.txt | $(STAMP)
+	$(PY) -m pip install -q -r requirements-mpi.txt
+	touch $@
 
-test: setup
+# The tests cover data-parallel training too, so they install the MPI extras.
+test: setup setup-mpi
 	$(PY) -m pytest -q tests
 
 data/images/train:

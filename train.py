@@ -27,6 +27,7 @@ import models  # noqa: E402
 from models import checkpoint  # noqa: E402
 from utils import extensions as ext  # noqa: E402
 from utils import frames as framelib  # noqa: E402
+from utils import optimizers as optimizer_lib  # noqa: E402
 from utils import predict  # noqa: E402
 from utils.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import get_device  # noqa: E402
@@ -193,18 +194,11 @@ def build_trainer(args, comm=None):
         arrays, _ = checkpoint.read(args.load, 'model file')
         checkpoint.load_into(args.load, gen, arrays, 'model file')
     gen.to_device(device)
-    optimizers = {'gen': chainer.optimizers.Adam(alpha=args.lr_g, beta1=constants.ADAM_BETA1)}
-    targets = {'gen': gen}
+    dis = None
     if args.adversarial:
         dis = models.Discriminator(config)
         dis.to_device(device)
-        optimizers['dis'] = chainer.optimizers.SGD(lr=args.lr_d)
-        targets['dis'] = dis
-    for name, opt in optimizers.items():
-        if comm:
-            import chainermn
-            opt = optimizers[name] = chainermn.create_multi_node_optimizer(opt, comm)
-        opt.setup(targets[name])
+    optimizers = optimizer_lib.build(gen, dis, args.lr_g, args.lr_d, comm)
 
     order = SeededShuffle(args.seed)
     if args.loaderjobs:
@@ -232,6 +226,8 @@ def build_trainer(args, comm=None):
         trainer.extend(ext.save_model, trigger=save_point, name='save_model')
     if snapshot_path:
         ext.load_snapshot(trainer, snapshot_path, saved_config)
+    if comm:
+        optimizer_lib.synchronize(optimizers, comm)
     return trainer, stopper, saved_config, snapshot_path
 
 

@@ -15,6 +15,7 @@ import numpy  # noqa: E402
 
 import constants  # noqa: E402
 import models  # noqa: E402
+from utils import optimizers  # noqa: E402
 from utils.device import get_device  # noqa: E402
 from utils.updater import AdversarialUpdater  # noqa: E402
 
@@ -27,13 +28,10 @@ def build_updater(preset, batch_size, device, adversarial=True):
     data = [(c[:-3], c[-3:]) for c in clips]
     gen = models.Generator(config)
     gen.to_device(device)
-    opts = {'gen': chainer.optimizers.Adam(alpha=constants.LR_G)}
-    opts['gen'].setup(gen)
-    if adversarial:
-        dis = models.Discriminator(config)
+    dis = models.Discriminator(config) if adversarial else None
+    if dis is not None:
         dis.to_device(device)
-        opts['dis'] = chainer.optimizers.SGD(lr=constants.LR_D)
-        opts['dis'].setup(dis)
+    opts = optimizers.build(gen, dis)
     iterator = chainer.iterators.SerialIterator(data, batch_size, shuffle=False)
     return AdversarialUpdater(iterator, opts, device, constants.LAMBDA_ADV, constants.LAMBDA_LP,
                               constants.LAMBDA_GDL, constants.L_NUM, constants.ALPHA_NUM)

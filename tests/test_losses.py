@@ -7,7 +7,7 @@ import chainer
 import constants
 import models
 import reference
-from utils import losses, pyramid
+from utils import losses, optimizers
 from utils.updater import AdversarialUpdater
 
 
@@ -49,12 +49,8 @@ def _updater(adversarial=True, lambda_adv=constants.LAMBDA_ADV, seed=0):
     rng = numpy.random.default_rng(0)
     clips = rng.uniform(-1, 1, (4, 15, 32, 32)).astype(numpy.float32)
     data = [(c[:12], c[12:]) for c in clips]
-    gen = models.Generator(config)
-    opts = {'gen': chainer.optimizers.Adam(alpha=1e-3)}
-    opts['gen'].setup(gen)
-    if adversarial:
-        opts['dis'] = chainer.optimizers.SGD(lr=constants.LR_D)
-        opts['dis'].setup(models.Discriminator(config))
+    dis = models.Discriminator(config) if adversarial else None
+    opts = optimizers.build(models.Generator(config), dis, lr_g=1e-3)
     it = chainer.iterators.SerialIterator(data, 4, shuffle=False)
     return AdversarialUpdater(it, opts, chainer.get_device('@numpy'), lambda_adv, 1.0, 1.0, 2, 1)
 
