@@ -9,6 +9,35 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
+def model_parser(description, batch_size, iters):
+    """An argument parser with the options every model benchmark takes."""
+    import argparse
+    import constants
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('--preset', default='paper', choices=sorted(constants.PRESETS))
+    p.add_argument('-b', '--batch-size', type=int, default=batch_size)
+    p.add_argument('--iters', type=int, default=iters)
+    p.add_argument('-g', '--gpu', type=int, default=-1)
+    p.add_argument('--stock-conv', action='store_true',
+                   help="time Chainer's own convolution instead of models/conv.py")
+    return p
+
+
+def device_for(args):
+    """(device, synchronize) for parsed model-benchmark arguments."""
+    import chainer
+    from utils.device import get_device
+    chainer.global_config.gemm_conv = not args.stock_conv
+    device = get_device(args.gpu)
+    if device.xp.__name__ == 'cupy':
+        return device, device.xp.cuda.Stream.null.synchronize
+    return device, lambda: None
+
+
+def impl(args):
+    return 'chainer-stock-conv' if args.stock_conv else 'chainer'
+
+
 def machine(device):
     """A short description of where a figure was measured."""
     if device.xp.__name__ == 'cupy':

@@ -5,10 +5,9 @@
 Prints one JSON line. Random clips stand in for data, as in the PyTorch
 reference (../shared/bench/torch_ref.py), so only the model's work is timed.
 """
-import argparse
 import time
 
-import common  # noqa: F401  (puts the project on the path)
+import common  # puts the project on the path
 from utils import compat  # noqa: F401
 import chainer  # noqa: E402
 import numpy  # noqa: E402
@@ -16,7 +15,6 @@ import numpy  # noqa: E402
 import constants  # noqa: E402
 import models  # noqa: E402
 from utils import optimizers  # noqa: E402
-from utils.device import get_device  # noqa: E402
 from utils.updater import AdversarialUpdater  # noqa: E402
 
 
@@ -38,19 +36,11 @@ def build_updater(preset, batch_size, device, adversarial=True):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--preset', default='paper', choices=sorted(constants.PRESETS))
-    p.add_argument('--iters', type=int, default=5)
+    p = common.model_parser(__doc__.split('\n\n')[0], constants.BATCH_SIZE, 5)
     p.add_argument('--warmup', type=int, default=2)
-    p.add_argument('-b', '--batch-size', type=int, default=constants.BATCH_SIZE)
-    p.add_argument('-g', '--gpu', type=int, default=-1)
-    p.add_argument('--stock-conv', action='store_true',
-                   help="time Chainer's own convolution instead of models/conv.py")
     args = p.parse_args()
-    chainer.global_config.gemm_conv = not args.stock_conv
-    device = get_device(args.gpu)
+    device, sync = common.device_for(args)
     updater = build_updater(args.preset, args.batch_size, device)
-    sync = device.xp.cuda.Stream.null.synchronize if device.xp is not numpy else (lambda: None)
     with updater.make_reporter().scope({}):
         for _ in range(args.warmup):
             updater.update()
@@ -59,7 +49,7 @@ def main():
         for _ in range(args.iters):
             updater.update()
         sync()
-    common.emit(dict(benchmark='train_step', impl='chainer-stock-conv' if args.stock_conv else 'chainer', preset=args.preset,
+    common.emit(dict(benchmark='train_step', impl=common.impl(args), preset=args.preset,
                      batch_size=args.batch_size, iters=args.iters,
                      sec_per_iter=(time.perf_counter() - t) / args.iters,
                      device=common.machine(device)))

@@ -6,7 +6,6 @@ import chainer
 import chainer.functions as F
 from chainer import gradient_check
 
-import constants
 import models
 import reference
 from models import checkpoint

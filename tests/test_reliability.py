@@ -2,19 +2,16 @@
 import glob
 import json
 import os
-import pickle
 import random
 import resource
 import signal
 import subprocess
 import sys
 import time
-import zipfile
 
 import numpy
 import pytest
 
-import process_data
 import test as test_script
 import train
 from conftest import ROOT, run_cli

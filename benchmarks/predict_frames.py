@@ -1,0 +1,39 @@
+"""Inference speed: full 210x160 frames predicted per second by test.py's predictor.
+
+    python benchmarks/predict_frames.py --preset paper [-b 4] [--iters 3] [-g 0]
+
+Prints one JSON line. The generator is freshly initialised: speed does not
+depend on the weights.
+"""
+import time
+
+import common  # puts the project on the path
+from utils import compat  # noqa: F401
+import numpy  # noqa: E402
+
+import constants  # noqa: E402
+import models  # noqa: E402
+from utils import predict  # noqa: E402
+
+
+def main():
+    args = common.model_parser(__doc__.split('\n\n')[0], constants.TEST_BATCH, 3).parse_args()
+    device, sync = common.device_for(args)
+    gen = models.Generator(models.model_config(args.preset))
+    gen.to_device(device)
+    history = device.send(numpy.zeros((args.batch_size, 3 * constants.HIST_LEN, 210, 160),
+                                      numpy.float32))
+    predictor = predict.model_predictor(gen)
+    predict.rollout(predictor, history, 1)
+    sync()
+    t = time.perf_counter()
+    predict.rollout(predictor, history, args.iters)
+    sync()
+    seconds = time.perf_counter() - t
+    common.emit(dict(benchmark='predict_frames', impl=common.impl(args), preset=args.preset, batch_size=args.batch_size,
+                     frame='210x160', frames_per_sec=args.batch_size * args.iters / seconds,
+                     device=common.machine(device)))
+
+
+if __name__ == '__main__':
+    main()
