@@ -1,6 +1,7 @@
 """Seconds per training iteration (one D step + one G step) with the real updater.
 
     python benchmarks/train_step.py --preset paper [--iters 5] [--batch-size 8] [-g 0]
+    mpiexec -n 2 python benchmarks/train_step.py --communicator naive   # per rank: -b clips
 
 Prints one JSON line. Random clips stand in for data, as in the PyTorch
 reference (../shared/bench/torch_ref.py), so only the model's work is timed.
@@ -18,7 +19,7 @@ from utils import optimizers  # noqa: E402
 from utils.updater import AdversarialUpdater  # noqa: E402
 
 
-def build_updater(preset, batch_size, device, adversarial=True):
+def build_updater(preset, batch_size, device, adversarial=True, comm=None):
     config = models.model_config(preset)
     rng = numpy.random.default_rng(0)
     clips = rng.uniform(-1, 1, (batch_size, 3 * constants.CLIP_LEN, constants.CROP_SIZE,
@@ -29,7 +30,9 @@ def build_updater(preset, batch_size, device, adversarial=True):
     dis = models.Discriminator(config) if adversarial else None
     if dis is not None:
         dis.to_device(device)
-    opts = optimizers.build(gen, dis)
+    opts = optimizers.build(gen, dis, comm=comm)
+    if comm is not None:
+        optimizers.synchronize(opts, comm)
     iterator = chainer.iterators.SerialIterator(data, batch_size, shuffle=False)
     return AdversarialUpdater(iterator, opts, device, constants.LAMBDA_ADV, constants.LAMBDA_LP,
                               constants.LAMBDA_GDL, constants.L_NUM, constants.ALPHA_NUM)
@@ -38,9 +41,16 @@ def build_updater(preset, batch_size, device, adversarial=True):
 def main():
     p = common.model_parser(__doc__.split('\n\n')[0], constants.BATCH_SIZE, 5)
     p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--communicator', help='ChainerMN communicator, under mpiexec')
     args = p.parse_args()
+    comm = None
+    if args.communicator:
+        import chainermn
+        comm = chainermn.create_communicator(args.communicator)
+        if args.gpu >= 0:
+            args.gpu = comm.intra_rank
     device, sync = common.device_for(args)
-    updater = build_updater(args.preset, args.batch_size, device)
+    updater = build_updater(args.preset, args.batch_size, device, comm=comm)
     with updater.make_reporter().scope({}):
         for _ in range(args.warmup):
             updater.update()
@@ -49,10 +59,13 @@ def main():
         for _ in range(args.iters):
             updater.update()
         sync()
-    common.emit(dict(benchmark='train_step', impl=common.impl(args), preset=args.preset,
-                     batch_size=args.batch_size, iters=args.iters,
-                     sec_per_iter=(time.perf_counter() - t) / args.iters,
-                     device=common.machine(device)))
+    seconds = (time.perf_counter() - t) / args.iters
+    ranks = comm.size if comm else 1
+    if comm is None or comm.rank == 0:
+        common.emit(dict(benchmark='train_step', impl=common.impl(args), preset=args.preset,
+                         batch_size=args.batch_size, ranks=ranks, iters=args.iters,
+                         sec_per_iter=seconds, clips_per_sec=ranks * args.batch_size / seconds,
+                         device=common.machine(device)))
 
 
 if __name__ == '__main__':
