@@ -130,26 +130,28 @@ def make_clips(src, out, num, args, what):
                 shards.write_manifest(out, manifest)
                 bar.update(count)
 
-    run_jobs([(out, run_index, i, v, int(filtered[i]), int(unfiltered[i]), args.seed, 'p',
-               args.threshold) for i, (v, _) in enumerate(videos)])
-    planned = {int(k[1:]): d for k, d in run['done'].items() if k[0] == 'p'}
-    static = [videos[i][0] for i, d in planned.items() if not d['moving']]
-    short = sum(int(filtered[i]) for i, d in planned.items() if not d['moving'])
-    if static:
-        moving = [i for i, d in planned.items() if d['moving']]
-        for path in static:
-            warn('{}: no {}x{} crop moves more than the threshold ({}); it gives only '
-                 'unfiltered clips'.format(path, constants.CROP_SIZE, constants.CROP_SIZE,
-                                           args.threshold))
-        if short and not moving:
-            raise UserError('{}: no crop of any video moves more than the motion threshold '
-                            '({}); lower --threshold or use videos with motion'.format(
-                                src, args.threshold))
-        topup = numpy.zeros(len(videos), int)
-        topup[moving] = _allocate(short, [starts[i] for i in moving], rng)
-        run_jobs([(out, run_index, i, videos[i][0], int(topup[i]), 0, args.seed, 't',
-                   args.threshold) for i in moving])
-    bar.close()
+    try:  # the bar must end its line before any error is printed
+        run_jobs([(out, run_index, i, v, int(filtered[i]), int(unfiltered[i]), args.seed, 'p',
+                   args.threshold) for i, (v, _) in enumerate(videos)])
+        planned = {int(k[1:]): d for k, d in run['done'].items() if k[0] == 'p'}
+        static = [videos[i][0] for i, d in planned.items() if not d['moving']]
+        short = sum(int(filtered[i]) for i, d in planned.items() if not d['moving'])
+        if static:
+            moving = [i for i, d in planned.items() if d['moving']]
+            for path in static:
+                warn('{}: no {}x{} crop moves more than the threshold ({}); it gives only '
+                     'unfiltered clips'.format(path, constants.CROP_SIZE, constants.CROP_SIZE,
+                                               args.threshold))
+            if short and not moving:
+                raise UserError('{}: no crop of any video moves more than the motion threshold '
+                                '({}); lower --threshold or use videos with motion'.format(
+                                    src, args.threshold))
+            topup = numpy.zeros(len(videos), int)
+            topup[moving] = _allocate(short, [starts[i] for i in moving], rng)
+            run_jobs([(out, run_index, i, videos[i][0], int(topup[i]), 0, args.seed, 't',
+                       args.threshold) for i in moving])
+    finally:
+        bar.close()
     run['complete'] = True
     shards.write_manifest(out, manifest)
     elapsed = time.time() - t0

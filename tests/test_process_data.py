@@ -136,7 +136,8 @@ def test_interrupted_run_resumes_to_the_same_clips(frames_dir, tmp_path, capsys)
     assert numpy.array_equal(a['clips'], b['clips'])
 
 
-@pytest.mark.parametrize('case', ['zero', 'negative', 'missing', 'empty', 'short', 'foreign'])
+@pytest.mark.parametrize('case', ['zero', 'negative', 'missing', 'empty', 'short', 'foreign',
+                                  'corrupt', 'mixed'])
 def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
     src = frames_dir / 'train'
     argv = _args(src, tmp_path / 'c')
@@ -152,6 +153,14 @@ def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
         for k in range(3):
             shutil.copy(src / 'video000' / 'frame{}.png'.format(k), tmp_path / 'short' / 'v')
         argv = _args(tmp_path / 'short', tmp_path / 'c')
+    if case in ('corrupt', 'mixed'):
+        shutil.copytree(src / 'video000', tmp_path / 'bad' / 'v')
+        frame = tmp_path / 'bad' / 'v' / 'frame7.png'
+        if case == 'corrupt':
+            frame.write_bytes(frame.read_bytes()[:300])
+        else:
+            Image.fromarray(numpy.zeros((100, 100, 3), numpy.uint8)).save(frame)
+        argv = _args(tmp_path / 'bad', tmp_path / 'c')
     if case == 'foreign':
         (tmp_path / 'c').mkdir()
         (tmp_path / 'c' / 'run00_v0000_p000.npz').write_bytes(b'x')
@@ -160,7 +169,10 @@ def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
     assert code == 2 and len(lines) == 1 and 'Traceback' not in err
     assert {'zero': '-n/--num-clips must be at least 1', 'negative': 'got -5',
             'missing': 'nowhere: no such frame directory', 'empty': 'empty: holds no video',
-            'short': 'no video has the 5 frames', 'foreign': 'no clips.json'}[case] in lines[0]
+            'short': 'no video has the 5 frames', 'foreign': 'no clips.json',
+            'corrupt': 'frame7.png: not a readable image',
+            'mixed': 'frame7.png: is 100x100 but the first frame of its video is 160x210'
+            }[case] in lines[0]
     if case == 'short':
         assert 'short/v: skipped, it has 3 frames' in err
 

@@ -30,5 +30,9 @@ def cli(main):
 
 
 def warn(message):
-    """A one-line warning on stderr, for input that is skipped but not fatal."""
-    print('warning: {}'.format(message), file=sys.stderr)
+    """A one-line warning on stderr, for input that is skipped but not fatal.
+
+    Written through tqdm so that it lands above a live progress bar, not inside it.
+    """
+    from tqdm import tqdm
+    tqdm.write('warning: {}'.format(message), file=sys.stderr)
