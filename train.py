@@ -122,14 +122,14 @@ def _resolve_model_options(args, source_config, source):
 
 
 def _snapshot_source(args):
-    """(path, config) of the snapshot to resume from, or (None, None)."""
+    """(path, arrays, config) of the snapshot to resume from, or Nones."""
     if not args.resume_training:
-        return None, None
+        return None, None, None
     if args.resume_training != 'latest':
-        return args.resume_training, checkpoint.read(args.resume_training, 'snapshot')[1]
+        return (args.resume_training,) + checkpoint.read(args.resume_training, 'snapshot')
     for path in ext.snapshot_paths(args.out):
         try:
-            return path, checkpoint.read(path, 'snapshot')[1]
+            return (path,) + checkpoint.read(path, 'snapshot')
         except UserError as e:
             warn('skipping a broken snapshot: {}'.format(e))
     raise UserError('{}: holds no intact snapshot to resume from; train without -r, or pass -o '
@@ -165,8 +165,9 @@ def build_trainer(args, comm=None):
         raise UserError('-r and --overwrite contradict each other; pick one')
     if not args.resume_training and rank == 0:
         _claim_out(args)
-    snapshot_path, snapshot_config = _snapshot_source(args)
-    load_config = checkpoint.read(args.load, 'model file')[1] if args.load else None
+    snapshot_path, snapshot_arrays, snapshot_config = _snapshot_source(args)
+    load_arrays, load_config = checkpoint.read(args.load, 'model file') if args.load \
+        else (None, None)
     _resolve_model_options(args, snapshot_config or load_config,
                            snapshot_path or args.load)
     config = models.model_config(args.preset, args.residual, args.d_conditioned)
@@ -191,8 +192,7 @@ def build_trainer(args, comm=None):
 
     gen = models.Generator(config)
     if args.load:
-        arrays, _ = checkpoint.read(args.load, 'model file')
-        checkpoint.load_into(args.load, gen, arrays, 'model file')
+        checkpoint.load_into(args.load, gen, load_arrays, 'model file')
     gen.to_device(device)
     dis = None
     if args.adversarial:
@@ -225,7 +225,10 @@ def build_trainer(args, comm=None):
             n_retains=args.snapshots_kept), trigger=save_point)
         trainer.extend(ext.save_model, trigger=save_point, name='save_model')
     if snapshot_path:
-        ext.load_snapshot(trainer, snapshot_path, saved_config)
+        checkpoint.check_config(snapshot_path, 'snapshot', snapshot_config, saved_config,
+                                sorted(saved_config))
+        checkpoint.load_into(snapshot_path, trainer, snapshot_arrays, 'snapshot')
+        del snapshot_arrays
     if comm:
         optimizer_lib.synchronize(optimizers, comm)
     return trainer, stopper, saved_config, snapshot_path

@@ -34,13 +34,6 @@ def snapshot_paths(out):
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def load_snapshot(trainer, path, config):
-    """Load ``path`` into ``trainer``; the file is read whole and checked first."""
-    arrays, saved = checkpoint.read(path, 'snapshot')
-    checkpoint.check_config(path, 'snapshot', saved, config, sorted(config))
-    checkpoint.load_into(path, trainer, arrays, 'snapshot')
-
-
 class SampleImages(training.Extension):
     """Writes ``samples/iter_<n>.png``: for fixed clips, the last input frame, the
     prediction and the truth side by side."""
