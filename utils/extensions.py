@@ -14,7 +14,7 @@ from models import checkpoint
 from utils import clips as cliplib
 from utils import pictures, predict
 
-SNAPSHOT_RE = re.compile(re.escape(constants.SNAPSHOT_PREFIX) + r'(\d+)\.npz$')
+SNAPSHOT_RE = re.compile('^' + re.escape(constants.SNAPSHOT_PREFIX) + r'(\d+)\.npz$')
 
 
 def model_name(adversarial):
@@ -30,7 +30,7 @@ def save_model(trainer):
 def snapshot_paths(out):
     """Snapshots in ``out``, newest (highest iteration) first."""
     found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(out, '*.npz'))
-             for m in [SNAPSHOT_RE.search(os.path.basename(p))] if m]
+             for m in [SNAPSHOT_RE.match(os.path.basename(p))] if m]
     return [p for _, p in sorted(found, reverse=True)]
 
 
