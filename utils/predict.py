@@ -64,9 +64,8 @@ class Evaluation:
                        for who in ('model', 'last_frame')}
         self.samples = []
 
-    def add(self, who, step, truth, prediction, last_input, motion_threshold):
-        y, y_hat = metrics.to_0_255(truth), metrics.to_0_255(prediction)
-        mask = metrics.moving_mask(y, metrics.to_0_255(last_input), motion_threshold)
+    def add(self, who, step, y, y_hat, mask):
+        """Scores of frames ``y_hat`` against ``y`` (0..255), ``mask`` marking moving pixels."""
         for name, values in metrics.frame_scores(y, y_hat, mask).items():
             self.scores[who][step][name].extend(values.tolist())
 
@@ -89,18 +88,19 @@ def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATC
         chunk = windows[lo:lo + batch_size]
         clips = numpy.stack([videos[name][s:s + constants.HIST_LEN + steps] for name, s in chunk])
         history, future = cliplib.to_model_input(clips)
-        last_input = history[:, -3:]
+        last_input = metrics.to_0_255(history[:, -3:])
         on_device = device.send(history)
         outputs = {'model': rollout(predictor, on_device, steps),
                    'last_frame': rollout(copy_last_predictor, on_device, steps)}
         outputs = {who: [cpu.send(p) for p in preds] for who, preds in outputs.items()}
         for k in range(steps):
-            truth = future[:, 3 * k:3 * k + 3]
+            y = metrics.to_0_255(future[:, 3 * k:3 * k + 3])
+            mask = metrics.moving_mask(y, last_input, motion_threshold)
             for who, preds in outputs.items():
-                result.add(who, k, truth, preds[k], last_input, motion_threshold)
+                result.add(who, k, y, metrics.to_0_255(preds[k]), mask)
         for i in range(min(len(chunk), num_samples - len(result.samples))):
             result.samples.append(dict(
-                window=chunk[i], history=clips[i, :constants.HIST_LEN],
+                history=clips[i, :constants.HIST_LEN],
                 truth=clips[i, constants.HIST_LEN:],
                 **{who: list(pictures.to_uint8(numpy.stack([p[i] for p in preds])))
                    for who, preds in outputs.items()}))
