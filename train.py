@@ -215,8 +215,8 @@ def build_trainer(args, comm=None):
         it = t.updater.iteration
         return it % args.snapshot_interval == 0 or it == args.iterations
 
-    stopper = ext.StopOnSignal()
-    trainer.extend(stopper)
+    trainer.extend(ext.StopOnSignal(
+        lambda t: _write_state(t, saved_config) if rank == 0 else None))
     if rank == 0:
         _extend_reporting(trainer, args, dataset, device)
         trainer.extend(extensions.snapshot(
@@ -231,7 +231,7 @@ def build_trainer(args, comm=None):
         del snapshot_arrays
     if comm:
         optimizer_lib.synchronize(optimizers, comm)
-    return trainer, stopper, saved_config, snapshot_path
+    return trainer, snapshot_path
 
 
 def _extend_reporting(trainer, args, dataset, device):
@@ -265,12 +265,11 @@ def _extend_reporting(trainer, args, dataset, device):
 
 
 def _write_state(trainer, saved_config):
-    """Snapshot and model of the current iteration, after a stop."""
+    """Snapshot and model of the current iteration, before a stop; their paths."""
     path = os.path.join(trainer.out, '{}{}.npz'.format(constants.SNAPSHOT_PREFIX,
                                                        trainer.updater.iteration))
     checkpoint.save(path, trainer, saved_config)
-    ext.save_model(trainer)
-    return path
+    return [path, ext.save_model(trainer)]
 
 
 @cli
@@ -282,7 +281,7 @@ def main(argv):
     # not as SIGXFSZ killing the process mid-write.
     if hasattr(signal, 'SIGXFSZ'):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    trainer, stopper, saved_config, resumed = build_trainer(args, comm)
+    trainer, resumed = build_trainer(args, comm)
     leader = comm is None or comm.rank == 0
     if resumed and leader:
         print('resumed from {} at iteration {}'.format(resumed, trainer.updater.iteration))
@@ -291,13 +290,12 @@ def main(argv):
         with numpy.errstate(over='ignore', invalid='ignore'):
             trainer.run(show_loop_exception_msg=False)
     except ext.StopOnSignal.Stopped as stop:
+        name, written = stop.args
         if leader:
-            path = _write_state(trainer, saved_config)
-            print('\nstopped by {} at iteration {}; saved {} and {}\nresume with: python '
-                  'train.py -r -o {}'.format(stop, trainer.updater.iteration, path,
-                                             os.path.join(args.out, ext.model_name(args.adversarial)),
-                                             args.out), file=sys.stderr)
-        sys.exit(130 if str(stop) == 'SIGINT' else 143)
+            print('\nstopped by {} at iteration {}; saved {}\nresume with: python train.py -r '
+                  '-o {}'.format(name, trainer.updater.iteration, ' and '.join(written),
+                                 args.out), file=sys.stderr)
+        sys.exit(130 if name == 'SIGINT' else 143)
     except OSError as e:
         raise UserError('writing to {} failed ({}); free some space, then resume with python '
                         'train.py -r -o {} (earlier snapshots are intact)'.format(

@@ -36,13 +36,16 @@ def _iteration(out):
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_state_and_resumes(clip_dirs, tmp_path, signum):
+    # A loader process, and the signal sent to the whole process group, as a
+    # terminal's Ctrl-C does.
     proc = subprocess.Popen(_train_cmd(clip_dirs[0], tmp_path, '-i', '100000',
-                                       '--snapshot-interval', '100000'),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                       '--snapshot-interval', '100000', '--loaderjobs', '1'),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.time() + 60
     while not os.path.exists(tmp_path / 'log') and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signum)
+    os.killpg(proc.pid, signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == (130 if signum == signal.SIGINT else 143)
     assert 'resume with: python train.py -r -o' in err and 'Traceback' not in err

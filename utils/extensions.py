@@ -22,9 +22,11 @@ def model_name(adversarial):
 
 
 def save_model(trainer):
+    """Write the generator to OUT/TRAINED_*.model; return the path."""
     gen = trainer.updater.get_optimizer('gen').target
-    checkpoint.save(os.path.join(trainer.out, model_name(trainer.updater.adversarial)), gen,
-                    gen.config)
+    path = os.path.join(trainer.out, model_name(trainer.updater.adversarial))
+    checkpoint.save(path, gen, gen.config)
+    return path
 
 
 def snapshot_paths(out):
@@ -77,22 +79,30 @@ class FullFrameEvaluation(training.Extension):
 
 
 class StopOnSignal(training.Extension):
-    """Turns SIGINT/SIGTERM into a clean stop after the current iteration."""
+    """Turns SIGINT/SIGTERM into a clean stop after the current iteration.
+
+    ``save(trainer)`` runs here, before the trainer winds down: once it has, its
+    MultiprocessIterator is finalized and can no longer be serialized. A second
+    signal aborts at once (files stay whole: every write is atomic).
+    """
 
     priority = 0  # after every other extension of the iteration
     trigger = 1, 'iteration'
 
     class Stopped(Exception):
-        pass
+        """args: the signal's name, and what ``save`` returned."""
 
-    def __init__(self):
+    def __init__(self, save):
+        self.save = save
         self.signum = None
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame):
         self.signum = signum
+        signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM
+                      else signal.default_int_handler)
 
     def __call__(self, trainer):
         if self.signum is not None:
-            raise self.Stopped(signal.Signals(self.signum).name)
+            raise self.Stopped(signal.Signals(self.signum).name, self.save(trainer))
