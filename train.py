@@ -227,6 +227,11 @@ def build_trainer(args, comm=None):
     if snapshot_path:
         checkpoint.check_config(snapshot_path, 'snapshot', snapshot_config, saved_config,
                                 sorted(saved_config))
+        order = snapshot_arrays.get('updater/iterator:main/order')
+        if order is not None and len(order) != len(dataset):
+            raise UserError('{}: was trained on {} clips, but {} holds {}; resume with the same '
+                            '-d (and number of processes)'.format(snapshot_path, len(order),
+                                                                  args.data, len(dataset)))
         checkpoint.load_into(snapshot_path, trainer, snapshot_arrays, 'snapshot')
         del snapshot_arrays
     if comm:

@@ -93,7 +93,7 @@ def _bad_clips(tmp_path):
 
 
 @pytest.mark.parametrize('case', ['missing', 'empty', 'shape', 'batch', 'snapshot', 'other-config',
-                                  'gpu', 'preset', 'earlier-run'])
+                                  'gpu', 'preset', 'earlier-run', 'other-data'])
 def test_bad_input_one_line_exit_2(clip_dirs, tmp_path, capsys, case):
     data, extra = clip_dirs[0], ['-i', '1', '-b', '2']
     if case == 'missing':
@@ -115,6 +115,9 @@ def test_bad_input_one_line_exit_2(clip_dirs, tmp_path, capsys, case):
         extra += ['-g', '0']
     if case == 'earlier-run':
         assert _train(capsys, data, tmp_path / 'run', *extra)[0] == 0
+    if case == 'other-data':
+        assert _train(capsys, data, tmp_path / 'run', *extra)[0] == 0
+        data, extra = clip_dirs[1], ['-i', '2', '-b', '2', '-r']
     if case == 'preset':
         code, _, err = run_cli(train.main, ['--preset', 'huge'], capsys)
         assert code == 2 and "invalid choice: 'huge'" in err
@@ -128,4 +131,5 @@ def test_bad_input_one_line_exit_2(clip_dirs, tmp_path, capsys, case):
             'snapshot': 'no_such_snapshot.npz: no such snapshot',
             'other-config': 'was made with preset = tiny',
             'gpu': '@cupy:0: ',
-            'earlier-run': 'holds snapshots or models of an earlier run'}[case] in lines[0]
+            'earlier-run': 'holds snapshots or models of an earlier run',
+            'other-data': 'was trained on 600 clips, but'}[case] in lines[0]
