@@ -45,7 +45,9 @@ def read(path, what):
     try:
         config = json.loads(str(arrays[CONFIG_KEY]))
     except ValueError:
-        raise UserError('{}: its configuration is not valid JSON; write it again'.format(path))
+        config = None
+    if not isinstance(config, dict):
+        raise UserError('{}: its configuration is not a JSON object; write it again'.format(path))
     return arrays, config
 
 

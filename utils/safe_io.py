@@ -34,10 +34,6 @@ def atomic_path(path):
             os.remove(tmp)
 
 
-def is_temporary(name):
-    return TMP_MARK in os.path.basename(name)
-
-
 def write_json(path, obj):
     with atomic_path(path) as tmp:
         with open(tmp, 'w') as f:
