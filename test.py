@@ -111,19 +111,16 @@ def plot(path, per_step):
 
 
 def draw_sample(out, i, sample):
+    """A grid (rows: truth, model, copy; columns: time) and the GIF of its columns."""
     hist = list(sample['history'])
     steps = len(sample['truth'])
     rows = [hist + list(sample['truth']), hist + sample['model'], hist + sample['last_frame']]
     labels = [['input {}'.format(k + 1) for k in range(len(hist))]
               + ['{} +{}'.format(who, k + 1) for k in range(steps)]
-              for who in ('truth', 'model', 'copy')]
+              for who in ('truth', 'model', 'copy last')]
     pictures.save_png(os.path.join(out, 'sample_{}.png'.format(i)), pictures.grid(rows, labels))
-    frames = [[f, f, f] for f in hist] + [[t, m, b] for t, m, b in zip(
-        sample['truth'], sample['model'], sample['last_frame'])]
-    names = [['input {}'.format(k + 1)] * 3 for k in range(len(hist))] + [
-        ['truth +{}'.format(k + 1), 'model +{}'.format(k + 1), 'copy last +{}'.format(k + 1)]
-        for k in range(steps)]
-    pictures.save_gif(os.path.join(out, 'sample_{}.gif'.format(i)), frames, names)
+    pictures.save_gif(os.path.join(out, 'sample_{}.gif'.format(i)), list(zip(*rows)),
+                      list(zip(*labels)))
 
 
 @cli
