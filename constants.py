@@ -117,6 +117,12 @@ LOADER_PROCESSES = 1
 MODEL_ADVERSARIAL = 'TRAINED_ADVERSARIAL.model'
 MODEL_L2 = 'TRAINED_L2.model'
 SNAPSHOT_PREFIX = 'snapshot_iter_'
+# float32, or mixed16 (GPU): float16 weights and activations, float32 losses and
+# updates, and dynamic loss scaling that doubles the scale after this many
+# iterations without overflow.
+DTYPES = ('float32', 'mixed16')
+DTYPE = 'float32'
+LOSS_SCALE_INTERVAL = 1000
 
 # --- testing -------------------------------------------------------------------
 TEST_STEPS = 8

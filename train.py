@@ -30,7 +30,7 @@ from utils import frames as framelib  # noqa: E402
 from utils import optimizers as optimizer_lib  # noqa: E402
 from utils import predict  # noqa: E402
 from utils.dataset import ClipDataset, SeededShuffle  # noqa: E402
-from utils.device import get_device  # noqa: E402
+from utils.device import compute_dtype, get_device  # noqa: E402
 from utils.errors import UserError, cli, warn  # noqa: E402
 from utils.updater import AdversarialUpdater  # noqa: E402
 
@@ -64,6 +64,10 @@ def build_parser():
                    help='D sees the frame alone (TF code), not the history with it (paper)')
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
+    p.add_argument('--dtype', choices=constants.DTYPES,
+                   help='mixed16: float16 weights and activations with float32 losses, updates '
+                        'and loss scaling, for GPUs (default: {}, or the resumed '
+                        "snapshot's)".format(constants.DTYPE))
     p.add_argument('--lr-g', type=float, default=constants.LR_G, help='Adam step of G' + d)
     p.add_argument('--lr-d', type=float, default=constants.LR_D, help='SGD step of D' + d)
     p.add_argument('--lambda-adv', type=float, default=constants.LAMBDA_ADV, help=d[1:])
@@ -171,10 +175,15 @@ def build_trainer(args, comm=None):
     _resolve_model_options(args, snapshot_config or load_config,
                            snapshot_path or args.load)
     config = models.model_config(args.preset, args.residual, args.d_conditioned)
+    # The precision is the run's, not the model's: a snapshot continues in its own
+    # unless --dtype says otherwise.
+    args.dtype = args.dtype or (snapshot_config or {}).get('dtype', constants.DTYPE)
 
     if comm and args.gpu >= 0:
         args.gpu = comm.intra_rank
     device = get_device(args.gpu, args.device)
+    if args.dtype == 'mixed16' and device.xp is numpy and rank == 0:
+        warn('--dtype mixed16 pays off on GPUs; on the CPU float32 is faster')
     random.seed(args.seed)
     numpy.random.seed(args.seed)
     if device.xp is not numpy:
@@ -190,13 +199,13 @@ def build_trainer(args, comm=None):
         raise UserError('{}: holds {} clips, fewer than the batch size {}; make more clips or '
                         'lower -b'.format(args.data, len(dataset), args.batch_size))
 
-    gen = models.Generator(config)
+    with chainer.using_config('dtype', compute_dtype(args.dtype)):
+        gen = models.Generator(config)
+        dis = models.Discriminator(config) if args.adversarial else None
     if args.load:
         checkpoint.load_into(args.load, gen, load_arrays, 'model file')
     gen.to_device(device)
-    dis = None
-    if args.adversarial:
-        dis = models.Discriminator(config)
+    if dis is not None:
         dis.to_device(device)
     optimizers = optimizer_lib.build(gen, dis, args.lr_g, args.lr_d, comm)
 
@@ -209,7 +218,7 @@ def build_trainer(args, comm=None):
     updater = AdversarialUpdater(iterator, optimizers, device, args.lambda_adv, args.lambda_lp,
                                  args.lambda_gdl, args.l_num, args.alpha_num)
     trainer = training.Trainer(updater, (args.iterations, 'iteration'), out=args.out)
-    saved_config = dict(config, adversarial=args.adversarial)
+    saved_config = dict(config, adversarial=args.adversarial, dtype=args.dtype)
 
     def save_point(t):
         it = t.updater.iteration
@@ -226,7 +235,7 @@ def build_trainer(args, comm=None):
         trainer.extend(ext.save_model, trigger=save_point, name='save_model')
     if snapshot_path:
         checkpoint.check_config(snapshot_path, 'snapshot', snapshot_config, saved_config,
-                                sorted(saved_config))
+                                sorted(set(saved_config) - {'dtype'}))
         order = snapshot_arrays.get('updater/iterator:main/order')
         if order is not None and len(order) != len(dataset):
             raise UserError('{}: was trained on {} clips, but {} holds {}; resume with the same '

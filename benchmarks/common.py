@@ -20,14 +20,17 @@ def model_parser(description, batch_size, iters):
     p.add_argument('-g', '--gpu', type=int, default=-1)
     p.add_argument('--stock-conv', action='store_true',
                    help="time Chainer's own convolution instead of models/conv.py")
+    p.add_argument('--dtype', default=constants.DTYPE, choices=constants.DTYPES)
     return p
 
 
 def device_for(args):
-    """(device, synchronize) for parsed model-benchmark arguments."""
+    """(device, synchronize) for parsed model-benchmark arguments; models built
+    afterwards get ``--dtype``."""
     import chainer
-    from utils.device import get_device
+    from utils.device import compute_dtype, get_device
     chainer.global_config.gemm_conv = not args.stock_conv
+    chainer.global_config.dtype = compute_dtype(args.dtype)
     device = get_device(args.gpu)
     if device.xp.__name__ == 'cupy':
         return device, device.xp.cuda.Stream.null.synchronize
@@ -35,7 +38,8 @@ def device_for(args):
 
 
 def impl(args):
-    return 'chainer-stock-conv' if args.stock_conv else 'chainer'
+    name = 'chainer-stock-conv' if args.stock_conv else 'chainer'
+    return name if args.dtype == 'float32' else '{}-{}'.format(name, args.dtype)
 
 
 def machine(device):

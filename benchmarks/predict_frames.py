@@ -1,6 +1,6 @@
 """Inference speed: full 210x160 frames predicted per second by test.py's predictor.
 
-    python benchmarks/predict_frames.py --preset paper [-b 4] [--iters 3] [-g 0]
+    python benchmarks/predict_frames.py --preset paper [-b 4] [--iters 3] [-g 0] [--dtype mixed16]
 
 Prints one JSON line. The generator is freshly initialised: speed does not
 depend on the weights.
@@ -30,8 +30,8 @@ def main():
     predict.rollout(predictor, history, args.iters)
     sync()
     seconds = time.perf_counter() - t
-    common.emit(dict(benchmark='predict_frames', impl=common.impl(args), preset=args.preset, batch_size=args.batch_size,
-                     frame='210x160', frames_per_sec=args.batch_size * args.iters / seconds,
+    common.emit(dict(benchmark='predict_frames', impl=common.impl(args), preset=args.preset,
+                     batch_size=args.batch_size, frame='210x160', frames_per_sec=args.batch_size * args.iters / seconds,
                      device=common.machine(device)))
 
 

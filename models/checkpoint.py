@@ -30,6 +30,9 @@ def save(path, target, config):
     if not isinstance(target, dict):
         target = chainer.serializers.npz.serialize(target)
     arrays = {k: chainer.backend.CpuDevice().send(v) for k, v in target.items()}
+    # Files hold float32 whatever the training precision, so any run can read them.
+    arrays = {k: v.astype(numpy.float32) if v.dtype == numpy.float16 else v
+              for k, v in arrays.items()}
     for key, array in arrays.items():
         if array.dtype.kind == 'f' and not numpy.isfinite(array).all():
             raise NonFiniteError('{} holds NaN or Inf'.format(key))

@@ -10,6 +10,7 @@ Numerically it is the same convolution (tests compare it with Chainer's and
 run ``chainer.gradient_check``).
 """
 import chainer
+import numpy
 import chainer.links as L
 from chainer import function_node
 from chainer.utils import conv
@@ -34,6 +35,15 @@ def _col2im(col, pad, h, w):
     return conv.col2im_gpu(col, 1, 1, pad, pad, h, w)
 
 
+def _matmul(a, b):
+    """a @ b, in float32 for float16 arrays on the CPU: NumPy has no float16 BLAS
+    and its fallback is about 100x slower (GPUs accumulate float16 in float32 too)."""
+    xp = chainer.backend.get_array_module(a)
+    if xp is numpy and a.dtype == numpy.float16:
+        return numpy.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(a.dtype)
+    return xp.matmul(a, b)
+
+
 class GemmConvolution2D(function_node.FunctionNode):
     """y = conv(x, W) + b with stride 1 and symmetric padding ``pad``."""
 
@@ -47,8 +57,7 @@ class GemmConvolution2D(function_node.FunctionNode):
         col = _im2col(x, k, self.pad)                      # (N, C, k, k, oh, ow)
         oh, ow = col.shape[4:]
         col = col.reshape(n, in_c * k * k, oh * ow)
-        xp = chainer.backend.get_array_module(x)
-        y = xp.matmul(w.reshape(out_c, -1), col)          # (N, O, oh*ow)
+        y = _matmul(w.reshape(out_c, -1), col)            # (N, O, oh*ow)
         if len(inputs) == 3:
             y += inputs[2][:, None]
         if chainer.config.enable_backprop:
@@ -59,18 +68,17 @@ class GemmConvolution2D(function_node.FunctionNode):
 
     def backward(self, indexes, grad_outputs):
         gy = grad_outputs[0].array
-        xp = chainer.backend.get_array_module(gy)
         n, out_c, oh, ow = gy.shape
         w = self.get_retained_inputs()[0].array
         _, in_c, k, _ = w.shape
         gy3 = gy.reshape(n, out_c, oh * ow)
         grads = []
         if 0 in indexes:
-            gcol = xp.matmul(w.reshape(out_c, -1).T, gy3)  # (N, C*k*k, oh*ow)
+            gcol = _matmul(w.reshape(out_c, -1).T, gy3)  # (N, C*k*k, oh*ow)
             gx = _col2im(gcol.reshape(n, in_c, k, k, oh, ow), self.pad, *self.x_shape[2:])
             grads.append(chainer.Variable(gx))
         if 1 in indexes:
-            gw = xp.matmul(gy3, self.col.transpose(0, 2, 1)).sum(axis=0)
+            gw = _matmul(gy3, self.col.transpose(0, 2, 1)).sum(axis=0)
             grads.append(chainer.Variable(gw.reshape(w.shape)))
         if 2 in indexes:
             grads.append(chainer.Variable(gy3.sum(axis=(0, 2))))

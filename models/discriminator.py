@@ -50,8 +50,14 @@ class Discriminator(chainer.Chain):
                 for s, (maps, kernels, fc) in enumerate(zip(
                     config['d_maps'], config['d_kernels'], config['d_fc']))])
 
+    @property
+    def dtype(self):
+        return self.scales[0].convs.dtype
+
     def forward(self, frames, history_pyramid):
         """[logits (N,) at each scale] for frames given coarsest first."""
+        frames = [F.cast(f, self.dtype) for f in frames]
+        history_pyramid = [F.cast(h, self.dtype) for h in history_pyramid]
         if self.config['d_conditioned']:
             frames = [F.concat([h, f], axis=1) for h, f in zip(history_pyramid, frames)]
         return [scale(f) for scale, f in zip(self.scales, frames)]

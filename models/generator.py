@@ -1,6 +1,7 @@
 """The multi-scale generator: one tower per scale, coarse to fine."""
 import chainer
 import chainer.functions as F
+import numpy
 
 from models.tower import ConvTower
 from utils import pyramid
@@ -26,10 +27,15 @@ class Generator(chainer.Chain):
     def num_scales(self):
         return len(self.towers)
 
+    @property
+    def dtype(self):
+        return self.towers[0].dtype
+
     def forward(self, history_pyramid):
-        """[prediction at each scale], coarsest first, each in [-1, 1]."""
+        """[prediction at each scale], coarsest first, each in [-1, 1], in ``self.dtype``."""
         predictions = []
         for tower, history in zip(self.towers, history_pyramid):
+            history = F.cast(history, self.dtype)
             if predictions:
                 previous = pyramid.resize(predictions[-1], history.shape[2:])
                 out = tower(F.concat([history, previous], axis=1))
@@ -41,5 +47,5 @@ class Generator(chainer.Chain):
         return predictions
 
     def predict(self, history):
-        """The finest-scale prediction for an (N, HIST_LEN * 3, H, W) history."""
-        return self.forward(pyramid.pyramid(history, self.num_scales))[-1]
+        """The finest-scale float32 prediction for an (N, HIST_LEN * 3, H, W) history."""
+        return F.cast(self.forward(pyramid.pyramid(history, self.num_scales))[-1], numpy.float32)

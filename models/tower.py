@@ -20,6 +20,11 @@ class ConvTower(chainer.ChainList):
                                            initialW=init) for i, k in enumerate(kernels)])
         self.last_relu = last_relu
 
+    @property
+    def dtype(self):
+        """The weights' dtype: float16 under mixed16, float32 otherwise."""
+        return self[0].W.dtype
+
     def forward(self, x):
         for i, conv in enumerate(self):
             x = conv(x)

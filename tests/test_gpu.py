@@ -29,12 +29,15 @@ def device():
     return d
 
 
-def test_gemm_convolution_on_gpu_matches_cpu(device):
+# TF32 matmuls on Ampere and newer round to about 1e-3, float16 to about 1e-3 of
+# the largest value.
+@pytest.mark.parametrize('dtype, tol', [(numpy.float32, 1e-3), (numpy.float16, 3e-2)])
+def test_gemm_convolution_on_gpu_matches_cpu(device, dtype, tol):
     rng = numpy.random.default_rng(0)
-    x = rng.standard_normal((2, 5, 17, 13)).astype(numpy.float32)
-    w = rng.standard_normal((4, 5, 5, 5)).astype(numpy.float32)
-    b = rng.standard_normal(4).astype(numpy.float32)
-    gy = rng.standard_normal((2, 4, 17, 13)).astype(numpy.float32)
+    x = rng.standard_normal((2, 5, 17, 13)).astype(dtype)
+    w = rng.standard_normal((4, 5, 5, 5)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    gy = rng.standard_normal((2, 4, 17, 13)).astype(dtype)
     results = []
     for dev in (chainer.get_device('@numpy'), device):
         xs = [chainer.Variable(dev.send(a)) for a in (x, w, b)]
@@ -44,17 +47,19 @@ def test_gemm_convolution_on_gpu_matches_cpu(device):
         cpu = chainer.backend.CpuDevice()
         results.append([cpu.send(y.array)] + [cpu.send(v.grad) for v in xs])
     for a, g in zip(*results):
-        assert numpy.allclose(a, g, rtol=1e-3, atol=1e-3)  # TF32 matmuls on Ampere and newer
-    ref = F.convolution_2d(x, w, b, pad=2).array
-    assert numpy.allclose(results[1][0], ref, rtol=1e-3, atol=1e-3)
+        assert g.dtype == dtype
+        assert numpy.allclose(a, g, rtol=tol, atol=tol * numpy.abs(a).max())
+    ref = F.convolution_2d(*(a.astype(numpy.float32) for a in (x, w, b)), pad=2).array
+    assert numpy.allclose(results[1][0], ref, rtol=tol, atol=tol * numpy.abs(ref).max())
 
 
-def test_train_and_test_scripts_on_gpu(clip_dirs, frames_dir, tmp_path, capsys):
+@pytest.mark.parametrize('dtype', ['float32', 'mixed16'])
+def test_train_and_test_scripts_on_gpu(clip_dirs, frames_dir, tmp_path, capsys, dtype):
     import test as test_script
     import train
     from conftest import run_cli
     code, _, err = run_cli(train.main, ['-g', '0', '-d', clip_dirs[0], '-o', str(tmp_path),
-                                        '--preset', 'tiny', '-i', '4', '-b', '4',
+                                        '--preset', 'tiny', '-i', '4', '-b', '4', '--dtype', dtype,
                                         '--snapshot-interval', '2', '--no-progress',
                                         '--sample-interval', '2', '--eval-interval', '2',
                                         '--eval-dir', str(frames_dir / 'test')], capsys)

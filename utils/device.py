@@ -1,5 +1,7 @@
-"""Pick the compute device from -g/--device, with a clear error when CUDA is missing."""
+"""Pick the compute device from -g/--device, with a clear error when CUDA is missing,
+and the number format computed in."""
 import chainer
+import numpy
 
 from utils.errors import UserError
 
@@ -30,3 +32,13 @@ def get_device(gpu=-1, spec=None):
     if device.xp is not chainer.backend.CpuDevice().xp:
         chainer.config.autotune = True
     return device
+
+
+def compute_dtype(name):
+    """The ``chainer.config.dtype`` for --dtype NAME (one of constants.DTYPES).
+
+    Under mixed16 links create float16 weights; the models take inputs of any
+    dtype, the losses are computed in float32 and the optimizers update float32
+    master weights with loss scaling (see utils/optimizers.py).
+    """
+    return chainer.mixed16 if name == 'mixed16' else numpy.dtype(name)

@@ -6,10 +6,16 @@ channels, averaged over the batch and over scales, so their size does not
 depend on the batch size.
 """
 import chainer.functions as F
+import numpy
 
 
 def _mean_over_scales(terms):
     return sum(terms) / len(terms)
+
+
+def _float32(xs):
+    """Sums over a full frame overflow float16, so under mixed16 losses run in float32."""
+    return [F.cast(x, numpy.float32) for x in xs]
 
 
 def lp_loss(predictions, targets, p):
@@ -17,7 +23,7 @@ def lp_loss(predictions, targets, p):
     def one(y_hat, y):
         d = y_hat - y
         return F.sum(F.square(d) if p == 2 else F.absolute(d) ** p) / len(y)
-    return _mean_over_scales([one(a, b) for a, b in zip(predictions, targets)])
+    return _mean_over_scales([one(a, b) for a, b in zip(_float32(predictions), _float32(targets))])
 
 
 def _abs_gradients(x):
@@ -33,7 +39,7 @@ def gdl_loss(predictions, targets, alpha):
             d = F.absolute(g.array - g_hat)
             total += F.sum(d if alpha == 1 else d ** alpha)
         return total / len(y)
-    return _mean_over_scales([one(a, b) for a, b in zip(predictions, targets)])
+    return _mean_over_scales([one(a, b) for a, b in zip(_float32(predictions), _float32(targets))])
 
 
 def adversarial_loss(logits, real):
@@ -42,4 +48,4 @@ def adversarial_loss(logits, real):
     BCE(l, 1) = softplus(-l) and BCE(l, 0) = softplus(l): no log of a sigmoid
     that underflows.
     """
-    return _mean_over_scales([F.mean(F.softplus(-l if real else l)) for l in logits])
+    return _mean_over_scales([F.mean(F.softplus(-l if real else l)) for l in _float32(logits)])

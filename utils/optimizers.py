@@ -1,13 +1,23 @@
 """The generator's and discriminator's optimizers, single-process or data-parallel."""
+import warnings
+
 import chainer
+import numpy
 
 import constants
+
+# Dynamic loss scaling finds overflow by design and skips that step; Chainer warns
+# for every parameter each time, which would bury the training log.
+warnings.filterwarnings('ignore', message='Non finite number found in param.grad')
 
 
 def build(gen, dis, lr_g=constants.LR_G, lr_d=constants.LR_D, comm=None):
     """{'gen': Adam, 'dis': SGD} (no 'dis' when ``dis`` is None), as in the TF code.
 
     With a ChainerMN communicator each is wrapped to average gradients over ranks.
+    Float16 models (mixed16) are updated through float32 copies of their weights,
+    with dynamic loss scaling: losses are multiplied before backward so small
+    gradients survive float16, and a step that overflows is skipped at a lower scale.
     """
     optimizers = {'gen': chainer.optimizers.Adam(alpha=lr_g, beta1=constants.ADAM_BETA1)}
     targets = {'gen': gen}
@@ -19,6 +29,9 @@ def build(gen, dis, lr_g=constants.LR_G, lr_d=constants.LR_D, comm=None):
             import chainermn
             opt = optimizers[name] = chainermn.create_multi_node_optimizer(opt, comm)
         opt.setup(targets[name])
+        if targets[name].dtype == numpy.float16:
+            opt.use_fp32_update()
+            opt.loss_scaling(interval=constants.LOSS_SCALE_INTERVAL)
     return optimizers
 
 

@@ -6,6 +6,7 @@ Each coarser scale is resized from the next finer one (bilinear, pixel centres
 aligned), which for even sizes is exactly a 2x2 average.
 """
 import chainer.functions as F
+import numpy
 
 import constants
 
@@ -28,7 +29,9 @@ def resize(x, size):
     """Resize an (N, C, H, W) batch to ``size``; a no-op when it already has it."""
     if tuple(x.shape[2:]) == tuple(size):
         return x
-    return F.resize_images(x, size, align_corners=False)
+    # Chainer's resize accepts float32 only; under mixed16 it runs in float32.
+    y = F.resize_images(F.cast(x, numpy.float32), size, align_corners=False)
+    return F.cast(y, x.dtype)
 
 
 def pyramid(x, num_scales=constants.NUM_SCALES):

@@ -53,20 +53,18 @@ class AdversarialUpdater(training.updaters.StandardUpdater):
         history, target = self.converter(self.get_iterator('main').next(), self.device)
         return _arrays(pyramid.pyramid(history)), _arrays(pyramid.pyramid(target))
 
-    def update_dis(self, histories, targets, predictions):
-        dis_opt = self.get_optimizer('dis')
-        dis = dis_opt.target
+    def dis_loss(self, histories, targets, predictions):
+        """D's loss on the real frames and the detached predictions; reports accuracy."""
+        dis = self.get_optimizer('dis').target
         real = dis(targets, histories)
         fake = dis(_arrays(predictions), histories)
         loss = losses.adversarial_loss(real, True) + losses.adversarial_loss(fake, False)
         _check('dis/loss', loss, self.iteration)
-        dis.cleargrads()
-        loss.backward()
-        dis_opt.update()
         acc_real = sum(float((r.array > 0).mean()) for r in real) / len(real)
         acc_fake = sum(float((f.array < 0).mean()) for f in fake) / len(fake)
         chainer.report({'loss': loss, 'accuracy_real': acc_real, 'accuracy_fake': acc_fake,
                         'accuracy': (acc_real + acc_fake) / 2}, dis)
+        return loss
 
     def gen_loss(self, histories, targets, predictions):
         """The weighted generator loss and its terms (``adv`` is None without D)."""
@@ -80,22 +78,28 @@ class AdversarialUpdater(training.updaters.StandardUpdater):
             loss = loss + self.lambda_adv * adv
         return loss, lp, gdl, adv
 
-    def update_gen(self, histories, targets, predictions):
-        gen_opt = self.get_optimizer('gen')
-        gen = gen_opt.target
+    def reported_gen_loss(self, histories, targets, predictions):
+        """``gen_loss``, checked and reported with the batch's PSNR."""
         loss, lp, gdl, adv = self.gen_loss(histories, targets, predictions)
         _check('gen/loss', loss, self.iteration)
-        gen.cleargrads()
-        loss.backward()
-        gen_opt.update()
         report = {'loss': loss, 'loss_lp': lp, 'loss_gdl': gdl}
         if adv is not None:
             report['loss_adv'] = adv
-        chainer.report(report, gen)
+        chainer.report(report, self.get_optimizer('gen').target)
         cpu = chainer.backend.CpuDevice()
         chainer.report({'psnr': float(numpy.mean(metrics.psnr(
             metrics.to_0_255(cpu.send(targets[-1])),
             metrics.to_0_255(cpu.send(predictions[-1].array)))))})
+        return loss
+
+    # Each step goes through the optimizer's update(lossfun), which clears the
+    # gradients, applies loss scaling under mixed16 and, with ChainerMN, averages
+    # the gradients over ranks.
+    def update_dis(self, histories, targets, predictions):
+        self.get_optimizer('dis').update(self.dis_loss, histories, targets, predictions)
+
+    def update_gen(self, histories, targets, predictions):
+        self.get_optimizer('gen').update(self.reported_gen_loss, histories, targets, predictions)
 
     def update_core(self):
         histories, targets = self.next_batch()
