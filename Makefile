@@ -10,7 +10,7 @@ DEMO_OUT ?= result/demo
 DEMO_ITERS ?= 1000
 DEMO_CLIPS ?= 20000
 
-.PHONY: setup setup-gpu setup-mpi demo test frames clips train-demo test-demo clean-demo
+.PHONY: setup setup-gpu setup-mpi gpu-check demo test frames clips clean-demo
 
 setup: $(STAMP)
 
@@ -24,6 +24,13 @@ $(STAMP): requirements.txt
 CUDA ?= 12x
 setup-gpu: setup
 	$(PY) -m pip install -q "cupy-cuda$(CUDA)>=13"
+
+# What a GPU machine should confirm: the GPU tests, then training and inference speed.
+gpu-check: setup
+	$(PY) -m pytest -q -m gpu tests
+	$(PY) benchmarks/train_step.py --preset paper -g 0
+	$(PY) benchmarks/train_step.py --preset paper -g 0 --dtype mixed16
+	$(PY) benchmarks/predict_frames.py --preset paper -g 0
 
 # MPI and ChainerMN's Python side, for data-parallel training.
 MPI_STAMP := $(VENV)/.installed-mpi-$(shell cat requirements-mpi.txt | cksum | cut -d' ' -f1)

@@ -14,10 +14,12 @@ import numpy  # noqa: E402
 import constants  # noqa: E402
 import models  # noqa: E402
 from utils import predict  # noqa: E402
+from utils.errors import cli  # noqa: E402
 
 
-def main():
-    args = common.model_parser(__doc__.split('\n\n')[0], constants.TEST_BATCH, 3).parse_args()
+@cli
+def main(argv):
+    args = common.model_parser(__doc__.split('\n\n')[0], constants.TEST_BATCH, 3).parse_args(argv)
     device, sync = common.device_for(args)
     gen = models.Generator(models.model_config(args.preset))
     gen.to_device(device)

@@ -16,6 +16,7 @@ import numpy  # noqa: E402
 import constants  # noqa: E402
 import models  # noqa: E402
 from utils import optimizers  # noqa: E402
+from utils.errors import cli  # noqa: E402
 from utils.updater import AdversarialUpdater  # noqa: E402
 
 
@@ -38,11 +39,12 @@ def build_updater(preset, batch_size, device, adversarial=True, comm=None):
                               constants.LAMBDA_GDL, constants.L_NUM, constants.ALPHA_NUM)
 
 
-def main():
+@cli
+def main(argv):
     p = common.model_parser(__doc__.split('\n\n')[0], constants.BATCH_SIZE, 5)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--communicator', help='ChainerMN communicator, under mpiexec')
-    args = p.parse_args()
+    args = p.parse_args(argv)
     comm = None
     if args.communicator:
         import chainermn
