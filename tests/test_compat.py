@@ -1,10 +1,15 @@
 """The compatibility module makes Chainer 7.8.1 work with the installed NumPy."""
+import os
+import subprocess
+import sys
+
 import numpy
 import pytest
 
 from utils import compat
 
 import reference
+from conftest import ROOT
 
 import chainer  # noqa: E402
 import chainer.functions as F  # noqa: E402
@@ -63,3 +68,23 @@ def test_serializers_and_trainer(tmp_path):
     other = L.Classifier(L.Linear(3, 2))
     chainer.serializers.load_npz(path, other)
     assert numpy.array_equal(other.predictor.W.array, model.predictor.W.array)
+
+
+@pytest.mark.parametrize('version, silenced', [('14.2.0', True), ('13.6.0', False)])
+def test_cudnn_warning_silenced_for_cupy_14_only(tmp_path, version, silenced):
+    # An installed CuPy as Python sees one: a package and its metadata (only the
+    # metadata is read; CuPy is never imported by the compatibility module).
+    (tmp_path / 'cupy').mkdir()
+    (tmp_path / 'cupy' / '__init__.py').write_text('')
+    info = tmp_path / 'cupy_cuda13x-{}.dist-info'.format(version)
+    info.mkdir()
+    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: cupy-cuda13x\n'
+                                   'Version: {}\n'.format(version))
+    code = ('import warnings; from utils import compat; print(compat.cupy_major()); '
+            "warnings.warn('cuDNN is not enabled.\\nPlease reinstall CuPy')")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [version.split('.')[0]]
+    assert ('cuDNN is not enabled' in proc.stderr) != silenced

@@ -15,8 +15,13 @@ What it covers, and why:
 - ``pkg_resources`` (removed from setuptools 81): imported by the same check to
   look up optional packages (CuPy, iDeep); a small stand-in built on
   ``importlib.metadata`` answers the three calls Chainer makes.
+- CuPy 14 has no cuDNN: Chainer then runs its own kernels (``models/conv.py`` for
+  the convolutions) but warns, on the first GPU use, to reinstall CuPy with
+  cuDNN, which no CuPy 14 can follow; that warning is silenced. The rest of
+  CuPy 14's API that Chainer reaches for is there (checked name by name).
 """
 import importlib.metadata
+import importlib.util
 import os
 import sys
 import types
@@ -106,6 +111,26 @@ def _pkg_resources():
     SHIMS.append('pkg_resources')
 
 
+def cupy_major():
+    """The installed CuPy's major version, from its package metadata (CuPy is not
+    imported here), or None."""
+    if importlib.util.find_spec('cupy') is None:
+        return None
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata['Name'] or '').lower()
+        if name == 'cupy' or name.startswith(('cupy-cuda', 'cupy-rocm')):
+            return int(dist.version.split('.')[0])
+    return None
+
+
+def _cupy_without_cudnn():
+    major = cupy_major()
+    if major is not None and major >= 14:
+        warnings.filterwarnings('ignore', message='cuDNN is not enabled')
+        SHIMS.append('cuDNN warning (CuPy >= 14)')
+
+
 _numpy_aliases()
 _numpy_distutils()
 _pkg_resources()
+_cupy_without_cudnn()
