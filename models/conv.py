@@ -10,8 +10,8 @@ Numerically it is the same convolution (tests compare it with Chainer's and
 run ``chainer.gradient_check``).
 """
 import chainer
-import numpy
 import chainer.links as L
+import numpy
 from chainer import function_node
 from chainer.utils import conv
 
