@@ -33,7 +33,8 @@ def main(argv):
     sync()
     seconds = time.perf_counter() - t
     common.emit(dict(benchmark='predict_frames', impl=common.impl(args), preset=args.preset,
-                     batch_size=args.batch_size, frame='210x160', frames_per_sec=args.batch_size * args.iters / seconds,
+                     batch_size=args.batch_size, frame='210x160',
+                     frames_per_sec=args.batch_size * args.iters / seconds,
                      device=common.machine(device)))
 
 

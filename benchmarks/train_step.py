@@ -1,6 +1,7 @@
 """Seconds per training iteration (one D step + one G step) with the real updater.
 
-    python benchmarks/train_step.py --preset paper [--iters 5] [--batch-size 8] [-g 0] [--dtype mixed16]
+    python benchmarks/train_step.py --preset paper [--iters 5] [--batch-size 8] [-g 0]
+                                    [--dtype mixed16]
     mpiexec -n 2 python benchmarks/train_step.py --communicator naive   # per rank: -b clips
 
 Prints one JSON line. Random clips stand in for data, as in the PyTorch

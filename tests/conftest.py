@@ -22,6 +22,35 @@ def run_cli(main, argv, capsys):
     return code, out, err
 
 
+def make_updater(adversarial=True, lambda_adv=None, dtype='float32', seed=0):
+    """The real updater on 4 fixed random clips (batch 4), tiny preset, on the CPU:
+    pixel losses weighted 1, G's Adam step 1e-3, models built in ``dtype``."""
+    import chainer
+    import numpy
+
+    import constants
+    import models
+    from utils import optimizers
+    from utils.device import compute_dtype
+    from utils.updater import AdversarialUpdater
+    numpy.random.seed(seed)
+    config = models.model_config('tiny')
+    clips = numpy.random.default_rng(0).uniform(-1, 1, (4, 15, 32, 32)).astype(numpy.float32)
+    data = [(c[:12], c[12:]) for c in clips]
+    with chainer.using_config('dtype', compute_dtype(dtype)):
+        gen = models.Generator(config)
+        dis = models.Discriminator(config) if adversarial else None
+    opts = optimizers.build(gen, dis, lr_g=1e-3)
+    it = chainer.iterators.SerialIterator(data, 4, shuffle=False)
+    lambda_adv = constants.LAMBDA_ADV if lambda_adv is None else lambda_adv
+    return AdversarialUpdater(it, opts, chainer.get_device('@numpy'), lambda_adv, 1.0, 1.0, 2, 1)
+
+
+def weights(link):
+    """{name: a copy of the parameter's array}."""
+    return {n: p.array.copy() for n, p in link.namedparams()}
+
+
 @pytest.fixture(scope='session')
 def frames_dir(tmp_path_factory):
     """images/{train,test}/video<i>/frame<k>.png: 2 train videos of 40 frames, 2 test of 24."""

@@ -4,11 +4,9 @@ import pytest
 
 import chainer
 
-import constants
-import models
 import reference
-from utils import losses, optimizers
-from utils.updater import AdversarialUpdater
+from conftest import make_updater, weights
+from utils import losses
 
 
 def _images(seed, n=2, size=8):
@@ -44,30 +42,14 @@ def test_adversarial_loss_is_stable_for_huge_logits():
     assert numpy.isfinite(logits[0].grad).all()
 
 
-def _updater(adversarial=True, lambda_adv=constants.LAMBDA_ADV, seed=0):
-    numpy.random.seed(seed)
-    config = models.model_config('tiny')
-    rng = numpy.random.default_rng(0)
-    clips = rng.uniform(-1, 1, (4, 15, 32, 32)).astype(numpy.float32)
-    data = [(c[:12], c[12:]) for c in clips]
-    dis = models.Discriminator(config) if adversarial else None
-    opts = optimizers.build(models.Generator(config), dis, lr_g=1e-3)
-    it = chainer.iterators.SerialIterator(data, 4, shuffle=False)
-    return AdversarialUpdater(it, opts, chainer.get_device('@numpy'), lambda_adv, 1.0, 1.0, 2, 1)
-
-
-def _params(link):
-    return {n: p.array.copy() for n, p in link.namedparams()}
-
-
 def test_dis_step_leaves_gen_alone_and_changes_dis():
-    updater = _updater()
+    updater = make_updater()
     gen = updater.get_optimizer('gen').target
     dis = updater.get_optimizer('dis').target
     histories, targets = updater.next_batch()
     gen.cleargrads()
     predictions = gen(histories)
-    before_g, before_d = _params(gen), _params(dis)
+    before_g, before_d = weights(gen), weights(dis)
     with updater.make_reporter().scope({}):
         updater.update_dis(histories, targets, predictions)
     assert all(numpy.array_equal(before_g[n], p.array) for n, p in gen.namedparams())
@@ -77,7 +59,7 @@ def test_dis_step_leaves_gen_alone_and_changes_dis():
 
 def _adv_grads(lambda_adv):
     """G's gradient from the adversarial term alone (pixel losses weighted 0)."""
-    updater = _updater(lambda_adv=lambda_adv)
+    updater = make_updater(lambda_adv=lambda_adv)
     updater.lambda_lp = updater.lambda_gdl = 0
     gen = updater.get_optimizer('gen').target
     histories, targets = updater.next_batch()
@@ -94,10 +76,10 @@ def test_adversarial_gradient_reaches_gen_and_scales_with_lambda():
 
 
 def test_no_adversarial_trains_gen_alone():
-    updater = _updater(adversarial=False)
+    updater = make_updater(adversarial=False)
     assert set(updater.get_all_optimizers()) == {'gen'}
     gen = updater.get_optimizer('gen').target
-    before = _params(gen)
+    before = weights(gen)
     observation = {}
     with updater.make_reporter().scope(observation):
         updater.update()
@@ -107,7 +89,7 @@ def test_no_adversarial_trains_gen_alone():
 
 
 def test_one_iteration_reports_everything():
-    updater = _updater()
+    updater = make_updater()
     observation = {}
     with updater.make_reporter().scope(observation):
         updater.update()

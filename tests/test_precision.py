@@ -10,12 +10,11 @@ import chainer.functions as F
 
 import models
 import train
-from conftest import run_cli
+from conftest import make_updater, run_cli, weights
 from models import checkpoint
 from models.conv import GemmConvolution2D
-from utils import optimizers, pyramid
+from utils import pyramid
 from utils.device import compute_dtype
-from utils.updater import AdversarialUpdater
 
 MIXED16 = compute_dtype('mixed16')
 
@@ -59,23 +58,10 @@ def test_mixed16_generator_follows_the_float32_one():
     assert all(numpy.isfinite(l.array).all() for l in logits)
 
 
-def _updater(lambda_lp=1.0):
-    config = models.model_config('tiny')
-    gen, dis = _models(config)
-    opts = optimizers.build(gen, dis, lr_g=1e-3)
-    clips = numpy.random.default_rng(0).uniform(-1, 1, (4, 15, 32, 32)).astype(numpy.float32)
-    it = chainer.iterators.SerialIterator([(c[:12], c[12:]) for c in clips], 4, shuffle=False)
-    return AdversarialUpdater(it, opts, chainer.get_device('@numpy'), 0.05, lambda_lp, 1.0, 2, 1)
-
-
-def _weights(link):
-    return {n: p.array.copy() for n, p in link.namedparams()}
-
-
 # Chainer warns of every overflowing gradient; train.py silences it, pytest resets filters.
 @pytest.mark.filterwarnings('ignore:Non finite number found')
 def test_loss_scale_grows_until_overflow_which_skips_the_step():
-    updater = _updater()
+    updater = make_updater(dtype='mixed16')
     gen = updater.get_optimizer('gen')
     observation = {}
     with updater.make_reporter().scope(observation):
@@ -86,12 +72,11 @@ def test_loss_scale_grows_until_overflow_which_skips_the_step():
         for _, param in opt.target.namedparams():
             assert param.dtype == numpy.float16
             assert param.update_rule._fp32_param.dtype == numpy.float32, name
-    assert all(isinstance(observation[k].array.dtype.type(), numpy.float32)
-               for k in ('gen/loss', 'dis/loss'))
+    assert all(observation[k].dtype == numpy.float32 for k in ('gen/loss', 'dis/loss'))
 
     # A gradient beyond float16's range: the step is skipped and the scale halved.
     updater.lambda_lp = 1e6
-    before = _weights(gen.target)
+    before = weights(gen.target)
     with updater.make_reporter().scope({}), numpy.errstate(over='ignore', invalid='ignore'):
         updater.update_gen(*_step_inputs(updater))
     assert gen._loss_scale == 4

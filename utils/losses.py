@@ -23,7 +23,8 @@ def lp_loss(predictions, targets, p):
     def one(y_hat, y):
         d = y_hat - y
         return F.sum(F.square(d) if p == 2 else F.absolute(d) ** p) / len(y)
-    return _mean_over_scales([one(a, b) for a, b in zip(_float32(predictions), _float32(targets))])
+    return _mean_over_scales([one(a, b)
+                              for a, b in zip(_float32(predictions), _float32(targets))])
 
 
 def _abs_gradients(x):
@@ -39,7 +40,8 @@ def gdl_loss(predictions, targets, alpha):
             d = F.absolute(g.array - g_hat)
             total += F.sum(d if alpha == 1 else d ** alpha)
         return total / len(y)
-    return _mean_over_scales([one(a, b) for a, b in zip(_float32(predictions), _float32(targets))])
+    return _mean_over_scales([one(a, b)
+                              for a, b in zip(_float32(predictions), _float32(targets))])
 
 
 def adversarial_loss(logits, real):
