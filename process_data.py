@@ -14,7 +14,6 @@ An existing clip directory is never silently replaced: --resume finishes an
 interrupted run, --append adds clips of a new run, --overwrite starts over.
 """
 import argparse
-import multiprocessing
 import os
 import time
 
@@ -23,7 +22,7 @@ import numpy
 import constants
 from utils import clips as cliplib
 from utils import frames as framelib
-from utils import shards
+from utils import shards, workers
 from utils.errors import UserError, cli, warn
 
 
@@ -123,8 +122,7 @@ def make_clips(src, out, num, args, what):
 
     def run_jobs(jobs):
         todo = [j for j in jobs if '{}{}'.format(j[7], j[2]) not in run['done'] and j[4] + j[5]]
-        ctx = multiprocessing.get_context('fork' if hasattr(os, 'fork') else 'spawn')
-        with ctx.Pool(max(1, min(args.workers, len(todo)))) as pool:
+        with workers.pool(max(1, min(args.workers, len(todo)))) as pool:
             for index, round_, count, moving in pool.imap_unordered(_video_job, todo):
                 run['done']['{}{}'.format(round_, index)] = dict(clips=count, moving=moving)
                 shards.write_manifest(out, manifest)

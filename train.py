@@ -28,7 +28,7 @@ from models import checkpoint  # noqa: E402
 from utils import extensions as ext  # noqa: E402
 from utils import frames as framelib  # noqa: E402
 from utils import optimizers as optimizer_lib  # noqa: E402
-from utils import predict  # noqa: E402
+from utils import predict, workers  # noqa: E402
 from utils.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
 from utils.errors import UserError, cli, warn  # noqa: E402
@@ -291,17 +291,16 @@ def main(argv):
     args = build_parser().parse_args(argv)
     _check_args(args)
     comm = _communicator(args)
-    # A file-size limit (or a full disk) must surface as an error we can report,
-    # not as SIGXFSZ killing the process mid-write.
-    if hasattr(signal, 'SIGXFSZ'):
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     trainer, resumed = build_trainer(args, comm)
     leader = comm is None or comm.rank == 0
     if resumed and leader:
         print('resumed from {} at iteration {}'.format(resumed, trainer.updater.iteration))
     try:
         # Overflow on the way to NaN is reported by the updater's finiteness check.
-        with numpy.errstate(over='ignore', invalid='ignore'):
+        # A file-size limit (or a full disk) must surface as an error we can
+        # report, not as SIGXFSZ killing the process mid-write.
+        with numpy.errstate(over='ignore', invalid='ignore'), \
+                workers.handlers({signal.SIGXFSZ: signal.SIG_IGN}):
             trainer.run(show_loop_exception_msg=False)
     except ext.StopOnSignal.Stopped as stop:
         name, written = stop.args

@@ -12,7 +12,7 @@ from chainer import training
 import constants
 from models import checkpoint
 from utils import clips as cliplib
-from utils import pictures, predict
+from utils import pictures, predict, workers
 
 SNAPSHOT_RE = re.compile('^' + re.escape(constants.SNAPSHOT_PREFIX) + r'(\d+)\.npz$')
 
@@ -83,7 +83,9 @@ class StopOnSignal(training.Extension):
 
     ``save(trainer)`` runs here, before the trainer winds down: once it has, its
     MultiprocessIterator is finalized and can no longer be serialized. A second
-    signal aborts at once (files stay whole: every write is atomic).
+    signal aborts at once (files stay whole: every write is atomic). The handlers
+    are installed when the trainer starts and the previous ones put back when it
+    ends, however it ends.
     """
 
     priority = 0  # after every other extension of the iteration
@@ -95,13 +97,27 @@ class StopOnSignal(training.Extension):
     def __init__(self, save):
         self.save = save
         self.signum = None
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._handle)
+        self._pid = None
+        self._previous = {}
+
+    def initialize(self, trainer):
+        self._pid = os.getpid()
+        self._previous = workers.install({s: self._handle for s in workers.STOP_SIGNALS})
+
+    def finalize(self):
+        workers.restore(self._previous)
+        self._previous = {}
 
     def _handle(self, signum, frame):
-        self.signum = signum
+        # Either way the next signal acts as by default: a second Ctrl-C aborts.
         signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM
                       else signal.default_int_handler)
+        if os.getpid() == self._pid:
+            self.signum = signum
+        # Otherwise this is a process forked from the trainer, one of Chainer's
+        # loader workers, reached by a signal sent to the whole process group. It
+        # must live on: a worker killed mid-batch hangs the MultiprocessIterator,
+        # which the trainer's stop closes in order.
 
     def __call__(self, trainer):
         if self.signum is not None:
