@@ -44,10 +44,10 @@ test: setup setup-mpi
 	$(PY) -m pytest -q tests
 
 data/images/train:
-	$(PY) -m utils.pacman
+	$(PY) -m utils.data.pacman
 
 data/trainclips/clips.json: | data/images/train
-	$(PY) process_data.py -n $(DEMO_CLIPS) --num-test-clips 1000
+	$(PY) process_data.py -n $(DEMO_CLIPS)
 
 frames: data/images/train
 clips: data/trainclips/clips.json

@@ -6,14 +6,11 @@ presets derived from them for CPU work.
 """
 import os
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
-
 # --- data layout ---------------------------------------------------------------
 DATA_DIR = os.path.join('data')
 TRAIN_DIR = os.path.join(DATA_DIR, 'images', 'train')
 TEST_DIR = os.path.join(DATA_DIR, 'images', 'test')
 TRAIN_CLIPS_DIR = os.path.join(DATA_DIR, 'trainclips')
-TEST_CLIPS_DIR = os.path.join(DATA_DIR, 'testclips')
 RESULT_DIR = 'result'
 TEST_OUT_DIR = os.path.join(RESULT_DIR, 'test')
 
@@ -21,18 +18,17 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
 VIDEO_EXTENSIONS = ('.mp4', '.gif', '.avi')
 
 # --- clips ---------------------------------------------------------------------
-HIST_LEN = 4                 # input frames per prediction
-CLIP_LEN = HIST_LEN + 1      # frames stored per clip: history + target
+HIST_LEN = 4                 # input frames per prediction (train.py --hist-len)
 CROP_SIZE = 32               # training crops are CROP_SIZE x CROP_SIZE
-# A crop is kept when the summed squared difference between consecutive frames,
-# on the [-1, 1] scale, exceeds this (the TF code's value)...
-MOVEMENT_THRESHOLD = 100.0
+# A crop is kept when its motion, the squared difference between consecutive
+# frames summed over the clip's pixels and channels on the [-1, 1] scale,
+# exceeds this (the TF code's value)...
+CLIP_MOTION_THRESHOLD = 100.0
 # ...except this fraction of clips, kept without looking at motion.
 UNFILTERED_FRACTION = 0.05
 # Random crops tried at one start frame before drawing another start.
 CROP_TRIES = 100
 NUM_CLIPS = 500000           # as the original README
-NUM_TEST_CLIPS = 5000
 SHARD_SIZE = 10000           # clips per .npz shard
 SEED = 0
 
@@ -48,22 +44,21 @@ PACMAN_ACTION_REPEAT = 8     # mean frames a random action is held (sticky polic
 PACMAN_FULL = dict(train_videos=200, test_videos=20, frames=1000)
 
 # --- model presets -------------------------------------------------------------
-NUM_SCALES = 4               # generator and discriminator scales 1/8 .. 1
+NUM_SCALES = 4               # generator and discriminator scales 1/8 .. 1 (--num-scales)
 
-# Paper tables: feature maps (input channels first) and kernel sizes, coarsest
-# scale first. The coarsest generator scale sees the history alone; finer ones
-# also see the upscaled previous prediction.
-G_IN = 3 * HIST_LEN
-G_IN_REFINE = 3 * (HIST_LEN + 1)
-PAPER_G_MAPS = [[G_IN, 128, 256, 128, 3],
-                [G_IN_REFINE, 128, 256, 128, 3],
-                [G_IN_REFINE, 128, 256, 512, 256, 128, 3],
-                [G_IN_REFINE, 128, 256, 512, 256, 128, 3]]
+# Paper tables, coarsest scale first (a model with fewer scales uses the finest
+# rows). The generator's hidden feature maps: each scale maps its input (the
+# history, plus the upscaled coarser prediction for every scale but the
+# coarsest; 12 and 15 channels for 4 frames) through these to 3 channels.
+PAPER_G_HIDDEN = [[128, 256, 128],
+                  [128, 256, 128],
+                  [128, 256, 512, 256, 128],
+                  [128, 256, 512, 256, 128]]
 PAPER_G_KERNELS = [[3, 3, 3, 3],
                    [5, 3, 3, 5],
                    [5, 3, 3, 3, 3, 5],
                    [7, 5, 5, 5, 5, 7]]
-# The discriminator's first entry is its input (3 channels; HIST_LEN*3 more when
+# The discriminator's first entry is its input (3 channels; 3 * hist_len more when
 # conditioned on the history).
 PAPER_D_MAPS = [[3, 64],
                 [3, 64, 128, 128],
@@ -72,23 +67,11 @@ PAPER_D_MAPS = [[3, 64],
 PAPER_D_KERNELS = [[3], [3, 3, 3], [5, 5, 5], [7, 7, 5, 5]]
 PAPER_D_FC = [[512, 256, 1], [1024, 512, 1], [1024, 512, 1], [1024, 512, 1]]
 
-
-def _narrow(table, div):
-    """Divide hidden widths by ``div``, keeping each row's input and output."""
-    return [[w if i in (0, len(row) - 1) else max(4, w // div) for i, w in enumerate(row)]
-            for row in table]
-
-
-def _preset(div):
-    return dict(g_maps=_narrow(PAPER_G_MAPS, div), g_kernels=PAPER_G_KERNELS,
-                d_maps=_narrow(PAPER_D_MAPS, div), d_kernels=PAPER_D_KERNELS,
-                d_fc=[[max(4, w // div) if w > 1 else 1 for w in row] for row in PAPER_D_FC])
-
-
+# Presets divide the hidden widths (not inputs and outputs) of the paper tables.
 PRESETS = {
-    'paper': _preset(1),   # the GPU default
-    'small': _preset(4),   # widths / 4: CPU training
-    'tiny': _preset(16),   # widths / 16: tests and the demo
+    'paper': 1,    # the GPU default
+    'small': 4,    # widths / 4: CPU training
+    'tiny': 16,    # widths / 16: tests and the demo
 }
 PRESET = 'paper'
 # D sees the history with the frame (the paper) rather than the frame alone (TF code).
@@ -102,9 +85,9 @@ ITERATIONS = 500000
 LR_G = 4e-5                  # Adam
 LR_D = 0.02                  # SGD
 ADAM_BETA1 = 0.9
-LAMBDA_ADV = 0.05
-LAMBDA_LP = 1.0
-LAMBDA_GDL = 1.0
+# Weights of the generator's loss terms (train.py --lambda-<name>); the terms
+# themselves are in utils/training/losses.py.
+LOSS_WEIGHTS = {'lp': 1.0, 'gdl': 1.0, 'adv': 0.05}
 L_NUM = 2                    # p of the Lp loss
 ALPHA_NUM = 1                # alpha of the GDL
 SNAPSHOT_INTERVAL = 1000     # iterations between trainer snapshots and model saves
@@ -126,7 +109,7 @@ LOSS_SCALE_INTERVAL = 1000
 
 # --- testing -------------------------------------------------------------------
 TEST_STEPS = 8
-MOTION_THRESHOLD = 10        # a pixel moves when a channel changes by more (0..255)
+PIXEL_CHANGE_THRESHOLD = 10  # a pixel moves when a channel changes by more (0..255)
 TEST_BATCH = 4               # windows predicted at once
 NUM_GIFS = 3
 GIF_SCALE = 2                # pixel upscaling of the pictures

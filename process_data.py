@@ -1,71 +1,93 @@
-"""Turn folders of video frames into motion-filtered training clips.
+"""Turn videos into motion-filtered training clips.
 
-    python process_data.py                       # train and test clips, defaults below
-    python process_data.py -n 20000 --num-test-clips 1000
+    python process_data.py                       # defaults below
+    python process_data.py -n 20000 --train-dir data/images/train
 
-Reads TRAIN_DIR/<video>/ and TEST_DIR/<video>/ (folders of PNG/JPEG frames, or
-.mp4/.gif/.avi files) and writes clips of HIST_LEN + 1 frames, cropped to
-CROP_SIZE x CROP_SIZE, as uint8 shards of many clips in compressed .npz files
-(format in utils/shards.py and the README). A clip is kept when its crop moves
-(see MOVEMENT_THRESHOLD); a small fraction is kept without that test. Each video
-is read once and all its clips are cut at once, in parallel over videos.
+Reads TRAIN_DIR/<video>/ (folders of PNG/JPEG frames, or .mp4/.gif/.avi files)
+and writes clips of HIST_LEN + 1 frames, cropped to CROP_SIZE x CROP_SIZE, as
+uint8 shards of many clips in compressed .npz files (format in
+utils/data/shards.py and the README). A clip is kept when its crop moves (see
+CLIP_MOTION_THRESHOLD); a small fraction is kept without that test. Each video
+is read once and all its clips are cut at once, in parallel over videos. Test
+videos need no clips: train.py's evaluation and test.py read full frames.
 
 An existing clip directory is never silently replaced: --resume finishes an
 interrupted run, --append adds clips of a new run, --overwrite starts over.
 """
 import argparse
+import collections
 import os
 import time
 
 import numpy
 
 import constants
-from utils import clips as cliplib
-from utils import frames as framelib
-from utils import shards, workers
+from utils import workers
+from utils.data import clips as cliplib
+from utils.data import frames as framelib
+from utils.data import shards
 from utils.errors import UserError, cli, warn
+
+
+class VideoJob(collections.namedtuple('VideoJob', 'out run index path num_filtered '
+                                                  'num_unfiltered seed round threshold '
+                                                  'hist_len')):
+    """The clips to cut from one video: ``num_filtered`` that move and
+    ``num_unfiltered`` taken anywhere, in round ``p`` (planned) or ``t`` (topping
+    up what videos without motion could not give)."""
+
+    @property
+    def key(self):
+        """Its entry in the manifest's ``done``."""
+        return '{}{}'.format(self.round, self.index)
 
 
 def _video_job(job):
     """Read one video, cut its clips and write them as shards; runs in a worker."""
-    (out, run, index, path, num_filtered, num_unfiltered, seed, round_, threshold) = job
-    frames = framelib.read_video(path)
+    frames = framelib.read_video(job.path)
     _, h, w, _ = frames.shape
     if min(h, w) < constants.CROP_SIZE:
         raise UserError('{}: frames are {}x{}, smaller than the {}x{} crops; use larger '
-                        'frames'.format(path, w, h, constants.CROP_SIZE, constants.CROP_SIZE))
-    rng = numpy.random.default_rng(numpy.random.SeedSequence([seed, run, index, ord(round_)]))
-    mask = cliplib.motion_mask(frames, threshold)
+                        'frames'.format(job.path, w, h, constants.CROP_SIZE, constants.CROP_SIZE))
+    rng = numpy.random.default_rng(numpy.random.SeedSequence(
+        [job.seed, job.run, job.index, ord(job.round)]))
+    mask = cliplib.moving_crops(frames, job.threshold, job.hist_len)
     moving = bool(mask.any())
-    if not moving:
-        num_filtered = 0
-    s, y, x, filtered = cliplib.sample_positions(mask, num_filtered, num_unfiltered, rng)
+    num_filtered = job.num_filtered if moving else 0
+    s, y, x, filtered = cliplib.sample_positions(mask, num_filtered, job.num_unfiltered, rng)
     order = rng.permutation(len(s))  # mix filtered and unfiltered clips within shards
     s, y, x, filtered = s[order], y[order], x[order], filtered[order]
     for part, lo in enumerate(range(0, len(s), constants.SHARD_SIZE)):
         sl = slice(lo, lo + constants.SHARD_SIZE)
-        shards.write_shard(os.path.join(out, shards.shard_name(run, index, round_, part)),
-                           cliplib.cut(frames, s[sl], y[sl], x[sl]), index,
-                           s[sl], y[sl], x[sl], filtered[sl])
-    return index, round_, len(s), moving
+        shards.write_shard(
+            os.path.join(job.out, shards.shard_name(job.run, job.index, job.round, part)),
+            cliplib.cut(frames, s[sl], y[sl], x[sl], job.hist_len + 1), job.index,
+            s[sl], y[sl], x[sl], filtered[sl])
+    return job.key, len(s), moving
 
 
 def _allocate(num, weights, rng):
     return rng.multinomial(num, numpy.asarray(weights, float) / numpy.sum(weights))
 
 
-def _start_run(out, manifest, args, videos, append):
-    """Choose this run's number, after checking what ``out`` already holds."""
-    params = dict(source=os.path.abspath(args.src), num_clips=args.num, seed=args.seed,
+def _start_run(out, manifest, args, videos):
+    """(manifest, this run's entry, or None when there is nothing to resume), after
+    checking what ``out`` already holds against the mode asked for."""
+    params = dict(source=os.path.abspath(args.train_dir), num_clips=args.num_clips,
+                  seed=args.seed,
                   threshold=args.threshold, unfiltered_fraction=constants.UNFILTERED_FRACTION,
                   videos=[v for v, _ in videos], frames=[n for _, n in videos])
-    existing = shards.shard_paths(out)
     if manifest is None:
-        if existing:
+        if shards.shard_paths(out) and not args.overwrite:
             raise UserError('{}: holds clip shards but no {}; pass --overwrite to replace '
                             'them'.format(out, shards.MANIFEST))
-        return dict(format=shards.FORMAT, hist_len=constants.HIST_LEN,
+        return dict(format=shards.FORMAT, hist_len=args.hist_len,
                     crop_size=constants.CROP_SIZE, runs=[]), dict(params, complete=False, done={})
+    if manifest.get('hist_len') != args.hist_len:
+        raise UserError('{}: holds clips for a history of {} frames, not {}; pass --hist-len {}, '
+                        'another --train-clips, or --overwrite'.format(
+                            out, manifest.get('hist_len'), args.hist_len,
+                            manifest.get('hist_len')))
     last = manifest['runs'][-1] if manifest['runs'] else None
     if last is not None and not last['complete']:
         if args.resume:
@@ -78,7 +100,7 @@ def _start_run(out, manifest, args, videos, append):
                         '--overwrite to start over'.format(out))
     if args.resume:
         return manifest, None
-    if not append:
+    if not args.append:
         total = sum(r['num_clips'] for r in manifest['runs'])
         raise UserError('{}: already holds {} clips; pass --append to add more or --overwrite '
                         'to replace them'.format(out, total))
@@ -93,44 +115,49 @@ def _clear(out):
         os.remove(manifest)
 
 
-def make_clips(src, out, num, args, what):
-    """Write ``num`` clips from the videos under ``src`` into ``out``."""
+def make_clips(args):
+    """Write ``args.num_clips`` clips of the videos under ``args.train_dir`` into
+    ``args.train_clips``, after checking both."""
     from tqdm import tqdm
-    args.src, args.num = src, num
-    videos = framelib.usable_videos(src, constants.CLIP_LEN, 'a clip')
-    if args.overwrite:
-        _clear(out)
-    os.makedirs(out, exist_ok=True)
-    manifest = shards.read_manifest(out)
-    manifest, run = _start_run(out, manifest, args, videos, args.append)
+    src, out, num = args.train_dir, args.train_clips, args.num_clips
+    videos = framelib.usable_videos(src, args.hist_len + 1, 'a clip')
+    manifest = None if args.overwrite else shards.read_manifest(out)
+    manifest, run = _start_run(out, manifest, args, videos)
     if run is None:
         print('{}: already complete, nothing to resume'.format(out))
         return 0
+    # Every input is checked: from here on, files are written.
+    if args.overwrite:
+        _clear(out)
+    os.makedirs(out, exist_ok=True)
     run_index = len(manifest['runs'])
     manifest['runs'].append(run)
     shards.write_manifest(out, manifest)
 
     rng = numpy.random.default_rng(numpy.random.SeedSequence([args.seed, run_index]))
-    starts = [n - constants.HIST_LEN for _, n in videos]
+    starts = [n - args.hist_len for _, n in videos]
     num_unfiltered = rng.binomial(num, constants.UNFILTERED_FRACTION)
     filtered = _allocate(num - num_unfiltered, starts, rng)
     unfiltered = _allocate(num_unfiltered, starts, rng)
 
-    bar = tqdm(total=num, unit='clip', desc=what, unit_scale=True, smoothing=0.1)
+    bar = tqdm(total=num, unit='clip', desc='clips', unit_scale=True, smoothing=0.1)
     bar.update(sum(d['clips'] for d in run['done'].values()))
     t0 = time.time()
 
+    def job(round_, index, num_filtered, num_unfiltered):
+        return VideoJob(out, run_index, index, videos[index][0], int(num_filtered),
+                        int(num_unfiltered), args.seed, round_, args.threshold, args.hist_len)
+
     def run_jobs(jobs):
-        todo = [j for j in jobs if '{}{}'.format(j[7], j[2]) not in run['done'] and j[4] + j[5]]
+        todo = [j for j in jobs if j.key not in run['done'] and j.num_filtered + j.num_unfiltered]
         with workers.pool(max(1, min(args.workers, len(todo)))) as pool:
-            for index, round_, count, moving in pool.imap_unordered(_video_job, todo):
-                run['done']['{}{}'.format(round_, index)] = dict(clips=count, moving=moving)
+            for key, count, moving in pool.imap_unordered(_video_job, todo):
+                run['done'][key] = dict(clips=count, moving=moving)
                 shards.write_manifest(out, manifest)
                 bar.update(count)
 
     try:  # the bar must end its line before any error is printed
-        run_jobs([(out, run_index, i, v, int(filtered[i]), int(unfiltered[i]), args.seed, 'p',
-                   args.threshold) for i, (v, _) in enumerate(videos)])
+        run_jobs([job('p', i, filtered[i], unfiltered[i]) for i in range(len(videos))])
         planned = {int(k[1:]): d for k, d in run['done'].items() if k[0] == 'p'}
         static = [videos[i][0] for i, d in planned.items() if not d['moving']]
         short = sum(int(filtered[i]) for i, d in planned.items() if not d['moving'])
@@ -146,8 +173,7 @@ def make_clips(src, out, num, args, what):
                                     src, args.threshold))
             topup = numpy.zeros(len(videos), int)
             topup[moving] = _allocate(short, [starts[i] for i in moving], rng)
-            run_jobs([(out, run_index, i, videos[i][0], int(topup[i]), 0, args.seed, 't',
-                       args.threshold) for i in moving])
+            run_jobs([job('t', i, topup[i], 0) for i in moving])
     finally:
         bar.close()
     run['complete'] = True
@@ -159,20 +185,19 @@ def make_clips(src, out, num, args, what):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 2)[2],
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                epilog=__doc__.split('\n\n', 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = ' (default: %(default)s)'
     p.add_argument('-n', '--num-clips', type=int, default=constants.NUM_CLIPS,
                    help='training clips to make' + d)
-    p.add_argument('--num-test-clips', type=int, default=constants.NUM_TEST_CLIPS,
-                   help='test clips to make; 0 makes none' + d)
     p.add_argument('--train-dir', default=constants.TRAIN_DIR, help='training videos' + d)
-    p.add_argument('--test-dir', default=constants.TEST_DIR, help='test videos' + d)
     p.add_argument('--train-clips', default=constants.TRAIN_CLIPS_DIR,
                    help='where training clips go' + d)
-    p.add_argument('--test-clips', default=constants.TEST_CLIPS_DIR,
-                   help='where test clips go' + d)
-    p.add_argument('--threshold', type=float, default=constants.MOVEMENT_THRESHOLD,
+    p.add_argument('--hist-len', type=int, default=constants.HIST_LEN,
+                   help='history frames per clip (plus the frame to predict); clips serve '
+                        'train.py --hist-len up to this' + d)
+    p.add_argument('--threshold', type=float, default=constants.CLIP_MOTION_THRESHOLD,
                    help='motion a clip needs: summed squared difference of consecutive '
                         'frames on the [-1, 1] scale' + d)
     p.add_argument('--seed', type=int, default=constants.SEED, help='same seed, same clips' + d)
@@ -192,15 +217,11 @@ def build_parser():
 @cli
 def main(argv):
     args = build_parser().parse_args(argv)
-    if args.num_clips <= 0 or args.num_test_clips < 0:
-        raise UserError('-n/--num-clips must be at least 1 and --num-test-clips at least 0 '
-                        '(got {} and {})'.format(args.num_clips, args.num_test_clips))
-    if args.workers < 1:
-        raise UserError('--workers must be at least 1')
-    make_clips(args.train_dir, args.train_clips, args.num_clips, args, 'train clips')
-    if args.num_test_clips:
-        make_clips(args.test_dir, args.test_clips, args.num_test_clips, args, 'test clips')
-
+    if args.num_clips <= 0:
+        raise UserError('-n/--num-clips must be at least 1 (got {})'.format(args.num_clips))
+    if args.workers < 1 or args.hist_len < 1:
+        raise UserError('--workers and --hist-len must be at least 1')
+    make_clips(args)
 
 if __name__ == '__main__':
     main()

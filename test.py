@@ -3,7 +3,8 @@
     python test.py                                  # result/TRAINED_ADVERSARIAL.model
     python test.py -m result/TRAINED_L2.model -s 4 --gifs 5
 
-For each test video, windows of HIST_LEN input frames and STEPS target frames
+For each test video, windows of the model's history length (4 frames by default)
+and STEPS target frames
 start at frame 0 and every STRIDE frames. The model predicts STEPS frames, each
 fed back as the newest input; the copy-last-frame baseline is scored by the same
 code. Writes OUT/metrics.json, OUT/metrics.png, and OUT/sample_<i>.gif/.png.
@@ -14,8 +15,8 @@ import os
 from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from models import checkpoint  # noqa: E402
-from utils import frames as framelib  # noqa: E402
-from utils import pictures, predict, pyramid, safe_io  # noqa: E402
+from utils import safe_io  # noqa: E402
+from utils.evaluation import pictures, predict  # noqa: E402
 from utils.device import get_device  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
 
@@ -34,15 +35,16 @@ def build_parser():
     p.add_argument('-t', '--test-dir', default=constants.TEST_DIR, help='test videos' + d)
     p.add_argument('-s', '--steps', type=int, default=constants.TEST_STEPS,
                    help='frames predicted recursively' + d)
-    p.add_argument('--stride', type=int, help='frames between window starts (default: '
-                                              'HIST_LEN + steps, windows do not overlap)')
+    p.add_argument('--stride', type=int, help="frames between window starts (default: the "
+                                              "model's history length + steps: windows do not "
+                                              "overlap)")
     p.add_argument('--max-windows', type=int, help='score at most this many windows')
     p.add_argument('-o', '--out', default=constants.TEST_OUT_DIR, help='output directory' + d)
     p.add_argument('-g', '--gpu', type=int, default=-1, help='GPU id; -1 is the CPU' + d)
     p.add_argument('--device', help="a Chainer device string ('@numpy', '@cupy:0'); overrides -g")
     p.add_argument('-b', '--batch-size', type=int, default=constants.TEST_BATCH,
                    help='windows predicted at once' + d)
-    p.add_argument('--motion-threshold', type=float, default=constants.MOTION_THRESHOLD,
+    p.add_argument('--motion-threshold', type=float, default=constants.PIXEL_CHANGE_THRESHOLD,
                    help='a pixel moves when a channel of the target differs from the last input '
                         'frame by more than this (0..255)' + d)
     p.add_argument('--gifs', type=int, default=constants.NUM_GIFS,
@@ -59,18 +61,6 @@ def default_model():
             return path
     raise UserError('no model at {0}/{1} or {0}/{2}; train one with train.py or pass -m'.format(
         constants.RESULT_DIR, constants.MODEL_ADVERSARIAL, constants.MODEL_L2))
-
-
-def load_videos(test_dir, steps):
-    videos = {}
-    for path, _ in framelib.usable_videos(test_dir, constants.HIST_LEN + steps, 'one test window'):
-        frames = framelib.read_video(path)
-        if min(frames.shape[1:3]) < pyramid.min_size():
-            raise UserError('{}: frames are {}x{}; the generator needs at least {} pixels a side '
-                            'for its {} scales'.format(path, frames.shape[2], frames.shape[1],
-                                                       pyramid.min_size(), constants.NUM_SCALES))
-        videos[path] = frames
-    return videos
 
 
 def table(per_step):
@@ -130,13 +120,15 @@ def main(argv):
         raise UserError('--steps must be at least 1 (got {})'.format(args.steps))
     if args.batch_size < 1 or args.gifs < 0 or (args.max_windows is not None and args.max_windows < 1):
         raise UserError('--batch-size and --max-windows must be at least 1, --gifs at least 0')
-    stride = args.stride or constants.HIST_LEN + args.steps
-    if stride < 1:
+    if args.stride is not None and args.stride < 1:
         raise UserError('--stride must be at least 1')
     model_path = args.model or default_model()
     gen = checkpoint.load_generator(model_path)
-    videos = load_videos(args.test_dir, args.steps)
-    windows = predict.make_windows(videos, args.steps, stride, args.max_windows)
+    hist_len = gen.config.hist_len
+    videos = predict.load_videos(args.test_dir, hist_len + args.steps, gen.config,
+                                 'one test window')
+    windows = predict.make_windows(videos, args.steps, args.stride or hist_len + args.steps,
+                                   hist_len, args.max_windows)
     device = get_device(args.gpu, args.device)
     gen.to_device(device)
     result = predict.evaluate(gen, videos, windows, args.steps, device, args.batch_size,

@@ -10,6 +10,7 @@ the last few kept), TRAINED_ADVERSARIAL.model (or TRAINED_L2.model with
 --no-adversarial), log, loss.png, adversarial.png, psnr.png and samples/.
 """
 import argparse
+import collections
 import os
 import random
 import signal
@@ -25,18 +26,19 @@ from chainer.training import extensions  # noqa: E402
 import constants  # noqa: E402
 import models  # noqa: E402
 from models import checkpoint  # noqa: E402
-from utils import extensions as ext  # noqa: E402
-from utils import frames as framelib  # noqa: E402
-from utils import optimizers as optimizer_lib  # noqa: E402
-from utils import predict, workers  # noqa: E402
-from utils.dataset import ClipDataset, SeededShuffle  # noqa: E402
+from utils import workers  # noqa: E402
+from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
 from utils.errors import UserError, cli, warn  # noqa: E402
-from utils.updater import AdversarialUpdater  # noqa: E402
+from utils.evaluation import predict  # noqa: E402
+from utils.training import losses, run_folder  # noqa: E402
+from utils.training import optimizers as optimizer_lib  # noqa: E402
+from utils.training import trainer_extensions as ext  # noqa: E402
+from utils.training.updater import PredictionUpdater  # noqa: E402
 
 # Options that shape the model; when resuming or loading, those not given come
 # from the file.
-MODEL_OPTIONS = ('preset', 'residual', 'd_conditioned', 'adversarial')
+MODEL_OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'adversarial')
 
 
 def build_parser():
@@ -64,15 +66,21 @@ def build_parser():
                    help='D sees the frame alone (TF code), not the history with it (paper)')
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
+    p.add_argument('--num-scales', type=int,
+                   help='scales of G and D, finest rows of the tables (default: {}, or the '
+                        "resumed/loaded file's)".format(constants.NUM_SCALES))
+    p.add_argument('--hist-len', type=int,
+                   help='input frames per prediction (default: {}, or the resumed/loaded '
+                        "file's); clips cut for a longer history serve".format(constants.HIST_LEN))
     p.add_argument('--dtype', choices=constants.DTYPES,
                    help='mixed16: float16 weights and activations with float32 losses, updates '
                         'and loss scaling, for GPUs (default: {}, or the resumed '
                         "snapshot's)".format(constants.DTYPE))
     p.add_argument('--lr-g', type=float, default=constants.LR_G, help='Adam step of G' + d)
     p.add_argument('--lr-d', type=float, default=constants.LR_D, help='SGD step of D' + d)
-    p.add_argument('--lambda-adv', type=float, default=constants.LAMBDA_ADV, help=d[1:])
-    p.add_argument('--lambda-lp', type=float, default=constants.LAMBDA_LP, help=d[1:])
-    p.add_argument('--lambda-gdl', type=float, default=constants.LAMBDA_GDL, help=d[1:])
+    for name, weight in constants.LOSS_WEIGHTS.items():
+        p.add_argument('--lambda-' + name, type=float, default=weight,
+                       help='weight of the generator loss term "{}"'.format(name) + d)
     p.add_argument('--l-num', type=int, choices=(1, 2), default=constants.L_NUM,
                    help='p of the Lp loss' + d)
     p.add_argument('--alpha-num', type=float, default=constants.ALPHA_NUM,
@@ -109,42 +117,125 @@ def _check_args(args):
     for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows'):
         if getattr(args, name) < 0:
             raise UserError('--{} must be at least 0'.format(name.replace('_', '-')))
+    if args.resume_training and args.overwrite:
+        raise UserError('-r and --overwrite contradict each other; pick one')
 
 
-def _resolve_model_options(args, source_config, source):
-    """Fill model options from the resumed/loaded file; refuse contradictions."""
-    for name in MODEL_OPTIONS:
-        given = getattr(args, name)
-        saved = source_config.get(name) if source_config else None
-        if given is None:
-            default = {'preset': constants.PRESET, 'residual': constants.RESIDUAL,
-                       'd_conditioned': constants.D_CONDITIONED, 'adversarial': True}[name]
-            setattr(args, name, default if saved is None else saved)
-        elif saved is not None and given != saved:
-            raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
-                            'option to continue it as it was'.format(source, name, saved, given))
+class Source(collections.namedtuple('Source', 'path arrays saved')):
+    """A file a run starts from (a snapshot with -r, a model with -l): its path,
+    arrays and saved configuration."""
+
+    def options(self):
+        """The model options it was made with."""
+        config = checkpoint.model_config_of(self.path, self.saved)
+        return dict({name: getattr(config, name) for name in MODEL_OPTIONS[:-1]},
+                    adversarial=self.saved.get('adversarial'))
+
+
+class Plan(collections.namedtuple('Plan', 'config adversarial dtype device dataset terms '
+                                          'snapshot load eval_videos')):
+    """Everything a run is made of, resolved and checked before any file is written."""
+
+    @property
+    def saved_config(self):
+        """What the run's snapshots record: the model, and how it is trained."""
+        return dict(self.config.to_dict(), adversarial=self.adversarial, dtype=self.dtype)
 
 
 def _snapshot_source(args):
-    """(path, arrays, config) of the snapshot to resume from, or Nones."""
+    """The snapshot to resume from, or None."""
     if not args.resume_training:
-        return None, None, None
+        return None
     if args.resume_training != 'latest':
-        return (args.resume_training,) + checkpoint.read(args.resume_training, 'snapshot')
-    for path in ext.snapshot_paths(args.out):
+        return Source(args.resume_training, *checkpoint.read(args.resume_training, 'snapshot'))
+    for path in run_folder.snapshot_paths(args.out):
         try:
-            return (path,) + checkpoint.read(path, 'snapshot')
+            return Source(path, *checkpoint.read(path, 'snapshot'))
         except UserError as e:
             warn('skipping a broken snapshot: {}'.format(e))
     raise UserError('{}: holds no intact snapshot to resume from; train without -r, or pass -o '
                     'with the directory of the run to resume'.format(args.out))
 
 
-def _claim_out(args):
+def _model_options(args, source):
+    """The model options of this run: given on the command line, else the resumed or
+    loaded file's, else the defaults. Contradicting the file is refused."""
+    saved = source.options() if source else {}
+    defaults = dict(preset=constants.PRESET, residual=constants.RESIDUAL,
+                    d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
+                    num_scales=constants.NUM_SCALES, adversarial=True)
+    options = {}
+    for name in MODEL_OPTIONS:
+        given, kept = getattr(args, name), saved.get(name)
+        if given is not None and kept is not None and given != kept:
+            raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
+                            'option to continue it as it was'.format(source.path, name, kept,
+                                                                     given))
+        options[name] = next(v for v in (given, kept, defaults[name]) if v is not None)
+    return options
+
+
+def _dataset(args, config, comm):
+    rank, size = (comm.rank, comm.size) if comm else (0, 1)
+    dataset = ClipDataset(args.data, config.hist_len, part=(rank, size))
+    if comm:
+        # Equal lengths on every rank keep iterator states identical, so rank 0's
+        # snapshot resumes every rank.
+        from mpi4py import MPI
+        dataset = chainer.datasets.SubDataset(
+            dataset, 0, comm.mpi_comm.allreduce(len(dataset), op=MPI.MIN))
+    if args.batch_size > len(dataset):
+        raise UserError('{}: holds {} clips, fewer than the batch size {}; make more clips or '
+                        'lower -b'.format(args.data, len(dataset), args.batch_size))
+    return dataset
+
+
+def _check_snapshot(plan, data):
+    """The snapshot fits this run: the same model and training, the same clips."""
+    path, arrays, saved = plan.snapshot
+    recorded = dict(checkpoint.model_config_of(path, saved).to_dict(),
+                    adversarial=saved.get('adversarial', True))
+    expected = dict(plan.saved_config)
+    del expected['dtype']  # a run may change its precision
+    checkpoint.check_config(path, 'snapshot', recorded, expected, sorted(expected))
+    order = arrays.get('updater/iterator:main/order')
+    if order is not None and len(order) != len(plan.dataset):
+        raise UserError('{}: was trained on {} clips, but {} holds {}; resume with the same '
+                        '-d (and number of processes)'.format(path, len(order), data,
+                                                              len(plan.dataset)))
+
+
+def resolve(args, comm=None):
+    """Read and check every input of the run: the files it starts from, its model and
+    loss, device, clips and evaluation videos. Writes nothing."""
+    _check_args(args)
+    snapshot = _snapshot_source(args)
+    load = Source(args.load, *checkpoint.read(args.load, 'model file')) if args.load else None
+    options = _model_options(args, snapshot or load)
+    adversarial = options.pop('adversarial')
+    config = models.model_config(**options)
+    # The precision is the run's, not the model's: a snapshot continues in its own
+    # unless --dtype says otherwise.
+    dtype = args.dtype or (snapshot.saved.get('dtype') if snapshot else None) or constants.DTYPE
+    gpu = comm.intra_rank if comm and args.gpu >= 0 else args.gpu
+    device = get_device(gpu, args.device)
+    terms = losses.generator_terms(
+        {name: getattr(args, 'lambda_' + name) for name in constants.LOSS_WEIGHTS},
+        args.l_num, args.alpha_num, adversarial)
+    eval_videos = None
+    if args.eval_interval and os.path.isdir(args.eval_dir):
+        eval_videos = predict.load_videos(args.eval_dir, config.clip_len, config,
+                                          'the full-frame evaluation')
+    plan = Plan(config, adversarial, dtype, device, _dataset(args, config, comm), terms,
+                snapshot, load, eval_videos)
+    if snapshot:
+        _check_snapshot(plan, args.data)
+    return plan
+
+
+def claim_out(args):
     """A fresh run never mixes with, or silently replaces, an earlier one in OUT."""
-    earlier = ext.snapshot_paths(args.out) + [
-        p for p in (os.path.join(args.out, n) for n in (constants.MODEL_ADVERSARIAL,
-                                                      constants.MODEL_L2)) if os.path.exists(p)]
+    earlier = run_folder.run_files(args.out)
     if earlier and not args.overwrite:
         raise UserError('{}: holds snapshots or models of an earlier run; resume it with -r, '
                         'choose another -o, or pass --overwrite to start afresh'.format(args.out))
@@ -163,47 +254,22 @@ def _communicator(args):
                         'setup-mpi'.format(e))
 
 
-def build_trainer(args, comm=None):
-    rank, size = (comm.rank, comm.size) if comm else (0, 1)
-    if args.resume_training and args.overwrite:
-        raise UserError('-r and --overwrite contradict each other; pick one')
-    if not args.resume_training and rank == 0:
-        _claim_out(args)
-    snapshot_path, snapshot_arrays, snapshot_config = _snapshot_source(args)
-    load_arrays, load_config = checkpoint.read(args.load, 'model file') if args.load \
-        else (None, None)
-    _resolve_model_options(args, snapshot_config or load_config,
-                           snapshot_path or args.load)
-    config = models.model_config(args.preset, args.residual, args.d_conditioned)
-    # The precision is the run's, not the model's: a snapshot continues in its own
-    # unless --dtype says otherwise.
-    args.dtype = args.dtype or (snapshot_config or {}).get('dtype', constants.DTYPE)
-
-    if comm and args.gpu >= 0:
-        args.gpu = comm.intra_rank
-    device = get_device(args.gpu, args.device)
-    if args.dtype == 'mixed16' and device.xp is numpy and rank == 0:
+def build_trainer(args, plan, comm=None):
+    """The trainer of a resolved ``plan``, at the snapshot's state when resuming."""
+    rank = comm.rank if comm else 0
+    device = plan.device
+    if plan.dtype == 'mixed16' and device.xp is numpy and rank == 0:
         warn('--dtype mixed16 pays off on GPUs; on the CPU float32 is faster')
     random.seed(args.seed)
     numpy.random.seed(args.seed)
     if device.xp is not numpy:
         device.xp.random.seed(args.seed)
 
-    dataset = ClipDataset(args.data, part=(rank, size))
-    if comm:
-        # Equal lengths on every rank keep iterator states identical, so rank 0's
-        # snapshot resumes every rank.
-        from mpi4py import MPI
-        dataset.clips = dataset.clips[:comm.mpi_comm.allreduce(len(dataset), op=MPI.MIN)]
-    if args.batch_size > len(dataset):
-        raise UserError('{}: holds {} clips, fewer than the batch size {}; make more clips or '
-                        'lower -b'.format(args.data, len(dataset), args.batch_size))
-
-    with chainer.using_config('dtype', compute_dtype(args.dtype)):
-        gen = models.Generator(config)
-        dis = models.Discriminator(config) if args.adversarial else None
-    if args.load:
-        checkpoint.load_into(args.load, gen, load_arrays, 'model file')
+    with chainer.using_config('dtype', compute_dtype(plan.dtype)):
+        gen = models.Generator(plan.config)
+        dis = models.Discriminator(plan.config) if plan.adversarial else None
+    if plan.load:
+        checkpoint.load_into(plan.load.path, gen, plan.load.arrays, 'model file')
     gen.to_device(device)
     if dis is not None:
         dis.to_device(device)
@@ -212,13 +278,13 @@ def build_trainer(args, comm=None):
     order = SeededShuffle(args.seed)
     if args.loaderjobs:
         iterator = chainer.iterators.MultiprocessIterator(
-            dataset, args.batch_size, n_processes=args.loaderjobs, order_sampler=order)
+            plan.dataset, args.batch_size, n_processes=args.loaderjobs, order_sampler=order)
     else:
-        iterator = chainer.iterators.SerialIterator(dataset, args.batch_size, order_sampler=order)
-    updater = AdversarialUpdater(iterator, optimizers, device, args.lambda_adv, args.lambda_lp,
-                                 args.lambda_gdl, args.l_num, args.alpha_num)
+        iterator = chainer.iterators.SerialIterator(plan.dataset, args.batch_size,
+                                                    order_sampler=order)
+    updater = PredictionUpdater(iterator, optimizers, device, plan.terms)
     trainer = training.Trainer(updater, (args.iterations, 'iteration'), out=args.out)
-    saved_config = dict(config, adversarial=args.adversarial, dtype=args.dtype)
+    saved_config = plan.saved_config
 
     def save_point(t):
         it = t.updater.iteration
@@ -227,61 +293,54 @@ def build_trainer(args, comm=None):
     trainer.extend(ext.StopOnSignal(
         lambda t: _write_state(t, saved_config) if rank == 0 else None))
     if rank == 0:
-        _extend_reporting(trainer, args, dataset, device)
+        _extend_reporting(trainer, args, plan)
         trainer.extend(extensions.snapshot(
             savefun=lambda path, arrays: checkpoint.save(path, arrays, saved_config),
             filename=constants.SNAPSHOT_PREFIX + '{.updater.iteration}.npz',
             n_retains=args.snapshots_kept), trigger=save_point)
         trainer.extend(ext.save_model, trigger=save_point, name='save_model')
-    if snapshot_path:
-        checkpoint.check_config(snapshot_path, 'snapshot', snapshot_config, saved_config,
-                                sorted(set(saved_config) - {'dtype'}))
-        order = snapshot_arrays.get('updater/iterator:main/order')
-        if order is not None and len(order) != len(dataset):
-            raise UserError('{}: was trained on {} clips, but {} holds {}; resume with the same '
-                            '-d (and number of processes)'.format(snapshot_path, len(order),
-                                                                  args.data, len(dataset)))
-        checkpoint.load_into(snapshot_path, trainer, snapshot_arrays, 'snapshot')
-        del snapshot_arrays
+    if plan.snapshot:
+        checkpoint.load_into(plan.snapshot.path, trainer, plan.snapshot.arrays, 'snapshot')
     if comm:
         optimizer_lib.synchronize(optimizers, comm)
-    return trainer, snapshot_path
+    return trainer
 
 
-def _extend_reporting(trainer, args, dataset, device):
+def _extend_reporting(trainer, args, plan):
     log = (args.log_interval, 'iteration')
-    adversarial = args.adversarial
+    pixel_terms = ['gen/loss_' + t.name for t in plan.terms if not t.needs_dis]
+    adversarial_terms = ['gen/loss_' + t.name for t in plan.terms if t.needs_dis]
     trainer.extend(extensions.LogReport(trigger=log))
-    entries = ['iteration', 'elapsed_time', 'gen/loss', 'gen/loss_lp', 'gen/loss_gdl', 'psnr']
-    if adversarial:
-        entries[5:5] = ['gen/loss_adv', 'dis/loss', 'dis/accuracy']
-    if args.eval_interval and os.path.isdir(args.eval_dir):
-        videos = {v: framelib.read_video(v) for v, _ in framelib.usable_videos(
-            args.eval_dir, constants.CLIP_LEN, 'the full-frame evaluation')}
-        windows = predict.make_windows(videos, 1, constants.CLIP_LEN, args.eval_windows)
-        trainer.extend(ext.FullFrameEvaluation(videos, windows),
+    entries = ['iteration', 'elapsed_time', 'gen/loss'] + pixel_terms + adversarial_terms
+    if plan.adversarial:
+        entries += ['dis/loss', 'dis/accuracy']
+    entries.append('psnr')
+    if plan.eval_videos:
+        windows = predict.make_windows(plan.eval_videos, 1, plan.config.clip_len,
+                                       plan.config.hist_len, args.eval_windows)
+        trainer.extend(ext.FullFrameEvaluation(plan.eval_videos, windows),
                        trigger=(args.eval_interval, 'iteration'))
         entries += ['eval/psnr', 'eval/psnr_moving']
     trainer.extend(extensions.PrintReport(entries))
     if not args.no_progress:
         trainer.extend(extensions.ProgressBar(update_interval=1))
     if extensions.PlotReport.available():
-        trainer.extend(extensions.PlotReport(['gen/loss_lp', 'gen/loss_gdl'], 'iteration',
-                                             trigger=log, file_name='loss.png'))
-        if adversarial:
-            trainer.extend(extensions.PlotReport(['gen/loss_adv', 'dis/loss'], 'iteration',
+        trainer.extend(extensions.PlotReport(pixel_terms, 'iteration', trigger=log,
+                                             file_name='loss.png'))
+        if plan.adversarial:
+            trainer.extend(extensions.PlotReport(adversarial_terms + ['dis/loss'], 'iteration',
                                                  trigger=log, file_name='adversarial.png'))
         trainer.extend(extensions.PlotReport(
             ['psnr', 'eval/psnr', 'eval/psnr_moving', 'eval/psnr_last_frame',
              'eval/psnr_moving_last_frame'], 'iteration', trigger=log, file_name='psnr.png'))
     if args.sample_interval:
-        trainer.extend(ext.SampleImages(dataset), trigger=(args.sample_interval, 'iteration'))
+        trainer.extend(ext.SampleImages(plan.dataset),
+                       trigger=(args.sample_interval, 'iteration'))
 
 
 def _write_state(trainer, saved_config):
     """Snapshot and model of the current iteration, before a stop; their paths."""
-    path = os.path.join(trainer.out, '{}{}.npz'.format(constants.SNAPSHOT_PREFIX,
-                                                       trainer.updater.iteration))
+    path = run_folder.snapshot_path(trainer.out, trainer.updater.iteration)
     checkpoint.save(path, trainer, saved_config)
     return [path, ext.save_model(trainer)]
 
@@ -289,12 +348,15 @@ def _write_state(trainer, saved_config):
 @cli
 def main(argv):
     args = build_parser().parse_args(argv)
-    _check_args(args)
     comm = _communicator(args)
-    trainer, resumed = build_trainer(args, comm)
     leader = comm is None or comm.rank == 0
-    if resumed and leader:
-        print('resumed from {} at iteration {}'.format(resumed, trainer.updater.iteration))
+    plan = resolve(args, comm)
+    if not args.resume_training and leader:
+        claim_out(args)
+    trainer = build_trainer(args, plan, comm)
+    if plan.snapshot and leader:
+        print('resumed from {} at iteration {}'.format(plan.snapshot.path,
+                                                       trainer.updater.iteration))
     try:
         # Overflow on the way to NaN is reported by the updater's finiteness check.
         # A file-size limit (or a full disk) must surface as an error we can
@@ -317,7 +379,7 @@ def main(argv):
         raise UserError('{}; the last good snapshot in {} is intact'.format(e, args.out))
     if leader:
         print('done: {} iterations; model {}, log and plots in {}'.format(
-            trainer.updater.iteration, os.path.join(args.out, ext.model_name(args.adversarial)),
+            trainer.updater.iteration, run_folder.model_path(args.out, plan.adversarial),
             args.out))
 
 

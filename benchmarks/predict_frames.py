@@ -13,7 +13,7 @@ import numpy  # noqa: E402
 
 import constants  # noqa: E402
 import models  # noqa: E402
-from utils import predict  # noqa: E402
+from utils.evaluation import predict  # noqa: E402
 from utils.errors import cli  # noqa: E402
 
 
@@ -21,9 +21,10 @@ from utils.errors import cli  # noqa: E402
 def main(argv):
     args = common.model_parser(__doc__.split('\n\n')[0], constants.TEST_BATCH, 3).parse_args(argv)
     device, sync = common.device_for(args)
-    gen = models.Generator(models.model_config(args.preset))
+    config = models.model_config(args.preset)
+    gen = models.Generator(config)
     gen.to_device(device)
-    history = device.send(numpy.zeros((args.batch_size, 3 * constants.HIST_LEN, 210, 160),
+    history = device.send(numpy.zeros((args.batch_size, 3 * config.hist_len, 210, 160),
                                       numpy.float32))
     predictor = predict.model_predictor(gen)
     predict.rollout(predictor, history, 1)

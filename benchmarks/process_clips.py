@@ -46,13 +46,13 @@ def main():
     frames = os.path.join(args.frames_dir, 'train')
     if not os.path.isdir(frames) or len(os.listdir(frames)) != args.videos:
         shutil.rmtree(args.frames_dir, ignore_errors=True)
-        subprocess.run([sys.executable, '-m', 'utils.pacman', '--out', args.frames_dir,
+        subprocess.run([sys.executable, '-m', 'utils.data.pacman', '--out', args.frames_dir,
                         '--train-videos', str(args.videos), '--test-videos', '0', '--frames',
                         str(args.frames)], check=True, cwd=common.ROOT)
     for n in args.num_clips:
         out = tempfile.mkdtemp(prefix='clips_')
         seconds, peak = run([sys.executable, os.path.join(common.ROOT, 'process_data.py'), '-n',
-                             str(n), '--num-test-clips', '0', '--train-dir', frames,
+                             str(n), '--train-dir', frames,
                              '--train-clips', out, '--workers', str(args.workers)])
         size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
         shutil.rmtree(out)

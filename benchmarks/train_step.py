@@ -16,16 +16,16 @@ import numpy  # noqa: E402
 
 import constants  # noqa: E402
 import models  # noqa: E402
-from utils import optimizers  # noqa: E402
 from utils.errors import cli  # noqa: E402
-from utils.updater import AdversarialUpdater  # noqa: E402
+from utils.training import losses, optimizers  # noqa: E402
+from utils.training.updater import PredictionUpdater  # noqa: E402
 
 
 def build_updater(preset, batch_size, device, adversarial=True, comm=None):
     config = models.model_config(preset)
     rng = numpy.random.default_rng(0)
-    clips = rng.uniform(-1, 1, (batch_size, 3 * constants.CLIP_LEN, constants.CROP_SIZE,
-                                constants.CROP_SIZE)).astype(numpy.float32)
+    clips = rng.uniform(-1, 1, (batch_size, 3 * config.clip_len, config.crop_size,
+                                config.crop_size)).astype(numpy.float32)
     data = [(c[:-3], c[-3:]) for c in clips]
     gen = models.Generator(config)
     gen.to_device(device)
@@ -36,8 +36,8 @@ def build_updater(preset, batch_size, device, adversarial=True, comm=None):
     if comm is not None:
         optimizers.synchronize(opts, comm)
     iterator = chainer.iterators.SerialIterator(data, batch_size, shuffle=False)
-    return AdversarialUpdater(iterator, opts, device, constants.LAMBDA_ADV, constants.LAMBDA_LP,
-                              constants.LAMBDA_GDL, constants.L_NUM, constants.ALPHA_NUM)
+    return PredictionUpdater(iterator, opts, device,
+                             losses.generator_terms(adversarial=adversarial))
 
 
 @cli

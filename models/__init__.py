@@ -1,5 +1,4 @@
-"""The multi-scale generator and discriminator, and how their configuration is kept."""
-from utils import compat  # noqa: F401  (before chainer)
-from models.config import model_config  # noqa: F401
+"""The multi-scale generator and discriminator, their configuration and files."""
+from models.config import ModelConfig, model_config  # noqa: F401
 from models.discriminator import Discriminator  # noqa: F401
 from models.generator import Generator  # noqa: F401

@@ -9,12 +9,12 @@ import json
 import chainer
 import numpy
 
+from models.config import GENERATOR_FIELDS, ModelConfig
 from models.generator import Generator
 from utils import safe_io
 from utils.errors import UserError
 
 CONFIG_KEY = '_config'
-CONFIG_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len')
 
 
 class NonFiniteError(UserError):
@@ -22,7 +22,8 @@ class NonFiniteError(UserError):
 
 
 def save(path, target, config):
-    """Write ``target`` (a link, a trainer, or their serialized arrays) and ``config``.
+    """Write ``target`` (a link, a trainer, or their serialized arrays) and ``config``
+    (a ``ModelConfig``, or a dict: a snapshot's adds the run's settings).
 
     Refuses, before writing anything, state that holds NaN or Inf, so a diverged
     run never replaces a good file.
@@ -36,6 +37,8 @@ def save(path, target, config):
     for key, array in arrays.items():
         if array.dtype.kind == 'f' and not numpy.isfinite(array).all():
             raise NonFiniteError('{} holds NaN or Inf'.format(key))
+    if isinstance(config, ModelConfig):
+        config = config.to_dict()
     arrays[CONFIG_KEY] = numpy.array(json.dumps(config))
     safe_io.save_npz(path, arrays)
 
@@ -71,14 +74,21 @@ def load_into(path, link, arrays, what):
                         'configuration'.format(path, e))
 
 
-def load_generator(path, expected=None):
-    """The generator saved at ``path``, built from its own configuration."""
-    arrays, config = read(path, 'model file')
-    if expected is not None:
-        check_config(path, 'model', config, expected, CONFIG_FIELDS)
+def model_config_of(path, saved):
+    """The ``ModelConfig`` a file recorded."""
     try:
-        gen = Generator(config)
+        return ModelConfig.from_dict(saved)
     except (KeyError, TypeError, ValueError) as e:
-        raise UserError('{}: its configuration is incomplete ({})'.format(path, e))
+        raise UserError('{}: its configuration is incomplete or inconsistent ({})'.format(path, e))
+
+
+def load_generator(path, expected=None):
+    """The generator saved at ``path``, built from its own configuration (which must
+    agree with the ``ModelConfig`` ``expected``, if given)."""
+    arrays, saved = read(path, 'model file')
+    config = model_config_of(path, saved)
+    if expected is not None:
+        check_config(path, 'model', config.to_dict(), expected.to_dict(), GENERATOR_FIELDS)
+    gen = Generator(config)
     load_into(path, gen, arrays, 'model file')
     return gen

@@ -1,18 +1,110 @@
-"""A model's configuration: a preset's tables plus the options, as plain JSON data.
+"""A model's configuration: one frozen object that every component receives.
 
-The configuration travels inside every saved model and snapshot, so loading
-never needs the user to repeat it.
+It travels inside every saved model and snapshot (as JSON), so loading never
+needs the user to repeat it, and what was saved is what is built: the number of
+scales, the history length and the layer tables all come from here, never from
+``constants.py`` behind its back. ``constants.py`` only supplies the defaults of
+``model_config``.
 """
+import dataclasses
+
 import constants
 from utils.errors import UserError
 
+# Fields a saved generator must agree on to load into a generator of a config.
+GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales')
+
+
+def _tuples(table):
+    return tuple(tuple(row) for row in table)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The generator's and discriminator's layer tables (coarsest scale first) and
+    the options that shape them; see ``model_config`` for how presets fill them."""
+    preset: str
+    g_maps: tuple
+    g_kernels: tuple
+    d_maps: tuple
+    d_kernels: tuple
+    d_fc: tuple
+    residual: bool
+    d_conditioned: bool
+    hist_len: int
+    num_scales: int
+    crop_size: int
+
+    def __post_init__(self):
+        for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
+            object.__setattr__(self, name, _tuples(getattr(self, name)))
+            if len(getattr(self, name)) != self.num_scales:
+                raise ValueError('{} has {} rows for {} scales'.format(
+                    name, len(getattr(self, name)), self.num_scales))
+        for k, (maps, kernels) in enumerate(zip(self.g_maps, self.g_kernels)):
+            inputs = self.frame_channels * (self.hist_len + (1 if k else 0))
+            if maps[0] != inputs or maps[-1] != self.frame_channels \
+                    or len(maps) != len(kernels) + 1:
+                raise ValueError('generator scale {} ({} maps, {} kernels) does not fit a '
+                                 'history of {} frames'.format(k, maps, kernels, self.hist_len))
+
+    frame_channels = 3
+
+    @property
+    def clip_len(self):
+        """Frames a training clip needs: the history and the frame to predict."""
+        return self.hist_len + 1
+
+    @property
+    def min_frame_size(self):
+        """The smallest frame side whose coarsest scale still has a pixel."""
+        return 2 ** (self.num_scales - 1)
+
+    def to_dict(self):
+        return {k: [list(r) for r in v] if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, saved):
+        """The configuration a file recorded; other keys (a snapshot's run settings)
+        are ignored. Files written before ``num_scales`` was recorded have one scale
+        per row of their tables."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in saved.items() if k in fields}
+        values.setdefault('num_scales', len(values.get('g_maps', ())))
+        return cls(**values)
+
+
+def _narrow(table, div):
+    """Divide hidden widths by ``div``, keeping each row's input and output."""
+    return [[w if i in (0, len(row) - 1) else max(4, w // div) for i, w in enumerate(row)]
+            for row in table]
+
 
 def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
-                 d_conditioned=constants.D_CONDITIONED):
+                 d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
+                 num_scales=constants.NUM_SCALES):
+    """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
+    tables) and a history of ``hist_len`` frames."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
-    config = dict(constants.PRESETS[preset], preset=preset, residual=bool(residual),
-                  d_conditioned=bool(d_conditioned), hist_len=constants.HIST_LEN,
-                  crop_size=constants.CROP_SIZE)
-    return config
+    rows = len(constants.PAPER_G_HIDDEN)
+    if not 1 <= num_scales <= rows:
+        raise UserError('--num-scales must be between 1 and {} (the rows of the layer tables '
+                        'in constants.py), not {}'.format(rows, num_scales))
+    if hist_len < 1:
+        raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
+    div = constants.PRESETS[preset]
+    c = ModelConfig.frame_channels
+    g_maps = [[c * hist_len if k == 0 else c * (hist_len + 1)] + list(hidden) + [c]
+              for k, hidden in enumerate(constants.PAPER_G_HIDDEN[rows - num_scales:])]
+    last = slice(rows - num_scales, None)
+    return ModelConfig(
+        preset=preset, g_maps=_narrow(g_maps, div), g_kernels=constants.PAPER_G_KERNELS[last],
+        d_maps=_narrow(constants.PAPER_D_MAPS[last], div),
+        d_kernels=constants.PAPER_D_KERNELS[last],
+        d_fc=[[max(4, w // div) if w > 1 else 1 for w in row]
+              for row in constants.PAPER_D_FC[last]],
+        residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
+        num_scales=num_scales, crop_size=constants.CROP_SIZE)

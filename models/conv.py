@@ -15,10 +15,7 @@ import numpy
 from chainer import function_node
 from chainer.utils import conv
 
-
-# ``with chainer.using_config('gemm_conv', False)`` runs Chainer's stock
-# convolution instead, for comparisons.
-chainer.global_config.gemm_conv = True
+from utils.device import gemm_convolution
 
 
 def _im2col(x, k, pad):
@@ -91,7 +88,7 @@ class Convolution2D(L.Convolution2D):
     def forward(self, x):
         if self.W.array is None:
             self._initialize_params(x.shape[1])
-        if not chainer.config.gemm_conv \
+        if not gemm_convolution() \
                 or self.stride != (1, 1) or self.dilate != (1, 1) or self.groups != 1 \
                 or self.pad[0] != self.pad[1] or self.W.array.shape[2] != self.W.array.shape[3]:
             return super().forward(x)

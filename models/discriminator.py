@@ -41,14 +41,14 @@ class Discriminator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         self.config = config
-        extra = 3 * config['hist_len'] if config['d_conditioned'] else 0
-        n = len(config['d_maps'])
+        extra = config.frame_channels * config.hist_len if config.d_conditioned else 0
+        n = config.num_scales
         with self.init_scope():
             self.scales = chainer.ChainList(*[
-                DiscriminatorScale([maps[0] + extra] + maps[1:], kernels, fc,
-                                   config['crop_size'] // 2 ** (n - 1 - s))
+                DiscriminatorScale([maps[0] + extra] + list(maps[1:]), kernels, fc,
+                                   config.crop_size // 2 ** (n - 1 - s))
                 for s, (maps, kernels, fc) in enumerate(zip(
-                    config['d_maps'], config['d_kernels'], config['d_fc']))])
+                    config.d_maps, config.d_kernels, config.d_fc))])
 
     @property
     def dtype(self):
@@ -58,6 +58,6 @@ class Discriminator(chainer.Chain):
         """[logits (N,) at each scale] for frames given coarsest first."""
         frames = [F.cast(f, self.dtype) for f in frames]
         history_pyramid = [F.cast(h, self.dtype) for h in history_pyramid]
-        if self.config['d_conditioned']:
+        if self.config.d_conditioned:
             frames = [F.concat([h, f], axis=1) for h, f in zip(history_pyramid, frames)]
         return [scale(f) for scale, f in zip(self.scales, frames)]

@@ -4,11 +4,11 @@ import chainer.functions as F
 import numpy
 
 from models.tower import ConvTower
-from utils import pyramid
+from models import pyramid
 
 
 class Generator(chainer.Chain):
-    """Predicts the next frame at every scale from the HIST_LEN previous frames.
+    """Predicts the next frame at every scale from the ``config.hist_len`` previous frames.
 
     Scale 0 sees the downscaled history; scale k > 0 also sees the prediction of
     scale k - 1 upscaled to its size. SAME padding keeps it fully convolutional,
@@ -21,11 +21,7 @@ class Generator(chainer.Chain):
         with self.init_scope():
             self.towers = chainer.ChainList(*[
                 ConvTower(maps, kernels, same=True, last_relu=False)
-                for maps, kernels in zip(config['g_maps'], config['g_kernels'])])
-
-    @property
-    def num_scales(self):
-        return len(self.towers)
+                for maps, kernels in zip(config.g_maps, config.g_kernels)])
 
     @property
     def dtype(self):
@@ -39,7 +35,7 @@ class Generator(chainer.Chain):
             if predictions:
                 previous = pyramid.resize(predictions[-1], history.shape[2:])
                 out = tower(F.concat([history, previous], axis=1))
-                if self.config['residual']:
+                if self.config.residual:
                     out = out + previous
             else:
                 out = tower(history)
@@ -47,5 +43,6 @@ class Generator(chainer.Chain):
         return predictions
 
     def predict(self, history):
-        """The finest-scale float32 prediction for an (N, HIST_LEN * 3, H, W) history."""
-        return F.cast(self.forward(pyramid.pyramid(history, self.num_scales))[-1], numpy.float32)
+        """The finest-scale float32 prediction for an (N, hist_len * 3, H, W) history."""
+        return F.cast(self.forward(pyramid.pyramid(history, self.config.num_scales))[-1],
+                      numpy.float32)

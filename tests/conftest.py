@@ -22,17 +22,17 @@ def run_cli(main, argv, capsys):
     return code, out, err
 
 
-def make_updater(adversarial=True, lambda_adv=None, dtype='float32', seed=0):
+def make_updater(adversarial=True, weights=None, dtype='float32', seed=0):
     """The real updater on 4 fixed random clips (batch 4), tiny preset, on the CPU:
-    pixel losses weighted 1, G's Adam step 1e-3, models built in ``dtype``."""
+    loss terms weighted by ``weights`` (default: constants.LOSS_WEIGHTS), G's Adam
+    step 1e-3, models built in ``dtype``."""
     import chainer
     import numpy
 
-    import constants
     import models
-    from utils import optimizers
     from utils.device import compute_dtype
-    from utils.updater import AdversarialUpdater
+    from utils.training import losses, optimizers
+    from utils.training.updater import PredictionUpdater
     numpy.random.seed(seed)
     config = models.model_config('tiny')
     clips = numpy.random.default_rng(0).uniform(-1, 1, (4, 15, 32, 32)).astype(numpy.float32)
@@ -42,8 +42,8 @@ def make_updater(adversarial=True, lambda_adv=None, dtype='float32', seed=0):
         dis = models.Discriminator(config) if adversarial else None
     opts = optimizers.build(gen, dis, lr_g=1e-3)
     it = chainer.iterators.SerialIterator(data, 4, shuffle=False)
-    lambda_adv = constants.LAMBDA_ADV if lambda_adv is None else lambda_adv
-    return AdversarialUpdater(it, opts, chainer.get_device('@numpy'), lambda_adv, 1.0, 1.0, 2, 1)
+    return PredictionUpdater(it, opts, chainer.get_device('@numpy'),
+                             losses.generator_terms(weights, adversarial=adversarial))
 
 
 def weights(link):
@@ -54,7 +54,7 @@ def weights(link):
 @pytest.fixture(scope='session')
 def frames_dir(tmp_path_factory):
     """images/{train,test}/video<i>/frame<k>.png: 2 train videos of 40 frames, 2 test of 24."""
-    from utils import pacman
+    from utils.data import pacman
     root = tmp_path_factory.mktemp('images')
     pacman.make_frames(str(root), 2, 0, 40, 2, seed=0, progress=False)
     pacman.make_frames(str(root), 0, 2, 24, 2, seed=0, progress=False)
@@ -63,11 +63,12 @@ def frames_dir(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def clip_dirs(frames_dir, tmp_path_factory):
-    """(train clips, test clips) made from ``frames_dir``."""
+    """(clips of the train videos, clips of the test videos) made from ``frames_dir``."""
     import process_data
     out = tmp_path_factory.mktemp('clips')
-    train, test = str(out / 'train'), str(out / 'test')
-    process_data.main(['-n', '600', '--num-test-clips', '80', '--train-dir',
-                       str(frames_dir / 'train'), '--test-dir', str(frames_dir / 'test'),
-                       '--train-clips', train, '--test-clips', test, '--workers', '1'])
-    return train, test
+    made = []
+    for name, n in (('train', 600), ('test', 80)):
+        made.append(str(out / name))
+        process_data.main(['-n', str(n), '--train-dir', str(frames_dir / name),
+                           '--train-clips', made[-1], '--workers', '1'])
+    return tuple(made)

@@ -14,8 +14,8 @@ import chainer  # noqa: E402
 import numpy  # noqa: E402
 
 import models  # noqa: E402
-from utils import optimizers  # noqa: E402
-from utils.updater import AdversarialUpdater  # noqa: E402
+from utils.training import losses, optimizers  # noqa: E402
+from utils.training.updater import PredictionUpdater  # noqa: E402
 
 
 def main(out, distributed):
@@ -40,7 +40,8 @@ def main(out, distributed):
     if comm:
         optimizers.synchronize(opts, comm)
     it = chainer.iterators.SerialIterator(data, len(data), shuffle=False)
-    updater = AdversarialUpdater(it, opts, chainer.get_device('@numpy'), 0.05, 1, 1, 2, 1)
+    updater = PredictionUpdater(it, opts, chainer.get_device('@numpy'),
+                                losses.generator_terms())
     with updater.make_reporter().scope({}):
         for _ in range(3):
             updater.update()

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from utils import frames as framelib
-from utils import pacman
+from utils.data import frames as framelib
+from utils.data import pacman
 from utils.errors import UserError
 
 

@@ -6,7 +6,7 @@ import chainer
 
 import reference
 from conftest import make_updater, weights
-from utils import losses
+from utils.training import losses
 
 
 def _images(seed, n=2, size=8):
@@ -59,8 +59,7 @@ def test_dis_step_leaves_gen_alone_and_changes_dis():
 
 def _adv_grads(lambda_adv):
     """G's gradient from the adversarial term alone (pixel losses weighted 0)."""
-    updater = make_updater(lambda_adv=lambda_adv)
-    updater.lambda_lp = updater.lambda_gdl = 0
+    updater = make_updater(weights={'lp': 0, 'gdl': 0, 'adv': lambda_adv})
     gen = updater.get_optimizer('gen').target
     histories, targets = updater.next_batch()
     gen.cleargrads()

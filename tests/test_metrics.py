@@ -6,7 +6,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 import chainer
 
 import reference
-from utils import metrics, predict
+import models
+from utils.evaluation import metrics, predict
 
 
 def _frames(seed, n=3, h=24, w=20):
@@ -44,7 +45,7 @@ def test_moving_pixels_only():
     y, y_hat = _frames(3, n=2)
     last = y.copy()
     last[0, 5:9, 4:8] += 50          # frame 0: a moving patch; frame 1: nothing moves
-    mask = metrics.moving_mask(y, last)
+    mask = metrics.changed_pixels(y, last)
     assert mask[0].sum() == 16 and not mask[1].any()
     psnr = metrics.psnr(y, y_hat, mask)
     expected = 10 * numpy.log10(255 ** 2 / numpy.mean((y[0, 5:9, 4:8] - y_hat[0, 5:9, 4:8]) ** 2))
@@ -54,21 +55,22 @@ def test_moving_pixels_only():
 
 
 def _videos(frames_dir):
-    from utils import frames as framelib
+    from utils.data import frames as framelib
     return {str(p): framelib.read_video(str(p)) for p in sorted((frames_dir / 'test').iterdir())}
 
 
 def test_windows_protocol(frames_dir):
     videos = _videos(frames_dir)                   # 2 videos of 24 frames
-    windows = predict.make_windows(videos, steps=4, stride=8)
+    windows = predict.make_windows(videos, steps=4, stride=8, hist_len=4)
     assert [s for _, s in windows] == [0, 8, 16, 0, 8, 16]
-    assert len(predict.make_windows(videos, 4, 8, max_windows=4)) == 4
+    assert len(predict.make_windows(videos, 4, 8, 4, max_windows=4)) == 4
 
 
 def test_baseline_equals_model_that_copies_the_last_frame(frames_dir):
     videos = _videos(frames_dir)
-    windows = predict.make_windows(videos, steps=3, stride=7)
-    result = predict.evaluate(None, videos, windows, 3, chainer.get_device('@numpy'),
+    windows = predict.make_windows(videos, steps=3, stride=7, hist_len=4)
+    gen = models.Generator(models.model_config('tiny'))  # gives the history length
+    result = predict.evaluate(gen, videos, windows, 3, chainer.get_device('@numpy'),
                               predictor=predict.copy_last_predictor, num_samples=1)
     for row in result.per_step():
         assert row['model'] == row['last_frame']

@@ -2,22 +2,21 @@
 import numpy
 import pytest
 
-import chainer
 import chainer.functions as F
 from chainer import gradient_check
 
 import models
 import reference
-from models import checkpoint
+from models import checkpoint, pyramid
 from models.conv import GemmConvolution2D
-from utils import pyramid
+from utils.device import stock_convolution
 from utils.errors import UserError
 
 
 def test_pyramid_sizes_round_up():
-    assert pyramid.sizes(210, 160) == [(27, 20), (53, 40), (105, 80), (210, 160)]
-    assert pyramid.sizes(32, 32) == [(4, 4), (8, 8), (16, 16), (32, 32)]
-    assert pyramid.sizes(9, 8) == [(2, 1), (3, 2), (5, 4), (9, 8)]
+    assert pyramid.sizes(210, 160, 4) == [(27, 20), (53, 40), (105, 80), (210, 160)]
+    assert pyramid.sizes(32, 32, 4) == [(4, 4), (8, 8), (16, 16), (32, 32)]
+    assert pyramid.sizes(9, 8, 4) == [(2, 1), (3, 2), (5, 4), (9, 8)]
     x = numpy.arange(16, dtype=numpy.float32).reshape(1, 1, 4, 4)
     levels = pyramid.pyramid(x, 2)
     assert numpy.allclose(levels[0].array, [[[[2.5, 4.5], [10.5, 12.5]]]])  # 2x2 averages
@@ -27,8 +26,8 @@ def test_pyramid_sizes_round_up():
 def test_generator_predicts_any_frame_size(size):
     gen = models.Generator(models.model_config('tiny'))
     history = numpy.zeros((2, 12) + size, numpy.float32)
-    predictions = gen(pyramid.pyramid(history))
-    assert [p.shape[2:] for p in predictions] == pyramid.sizes(*size)
+    predictions = gen(pyramid.pyramid(history, 4))
+    assert [p.shape[2:] for p in predictions] == pyramid.sizes(*size, 4)
     assert predictions[-1].shape == (2, 3) + size
     assert numpy.abs(predictions[-1].array).max() <= 1
 
@@ -57,7 +56,7 @@ def test_residual_option_adds_the_previous_guess():
     plain = models.Generator(models.model_config('tiny'))
     residual = models.Generator(models.model_config('tiny', residual=True))
     residual.copyparams(plain)
-    a, b = plain(pyramid.pyramid(history)), residual(pyramid.pyramid(history))
+    a, b = plain(pyramid.pyramid(history, 4)), residual(pyramid.pyramid(history, 4))
     assert numpy.allclose(a[0].array, b[0].array)  # nothing to add at the coarsest scale
     previous = pyramid.resize(a[0], (4, 4)).array
     expected = numpy.tanh(numpy.arctanh(numpy.clip(a[1].array, -0.999999, 0.999999)) + previous)
@@ -85,7 +84,7 @@ def test_gemm_link_equals_stock_link():
     F.sum(fast).backward()
     fast_grads = [p.grad.copy() for _, p in sorted(gen.namedparams())]
     gen.cleargrads()
-    with chainer.using_config('gemm_conv', False):
+    with stock_convolution():
         stock = gen.predict(history)
         F.sum(stock).backward()
     assert numpy.allclose(fast.array, stock.array, atol=1e-5)

@@ -11,10 +11,10 @@ import chainer.functions as F
 import models
 import train
 from conftest import make_updater, run_cli, weights
-from models import checkpoint
+from models import checkpoint, pyramid
 from models.conv import GemmConvolution2D
-from utils import pyramid
 from utils.device import compute_dtype
+from utils.training import losses
 
 MIXED16 = compute_dtype('mixed16')
 
@@ -48,13 +48,13 @@ def test_mixed16_generator_follows_the_float32_one():
     gen16.copyparams(gen32)
     assert gen16.dtype == dis16.dtype == numpy.float16
     history = numpy.random.default_rng(0).uniform(-1, 1, (2, 12, 32, 32)).astype(numpy.float32)
-    predictions = gen16(pyramid.pyramid(history))
+    predictions = gen16(pyramid.pyramid(history, 4))
     assert all(p.dtype == numpy.float16 for p in predictions)
     # Float16 resolves [-1, 1] to about 1e-3: far below one 8-bit grey level.
     y16, y32 = gen16.predict(history), gen32.predict(history)
     assert y16.dtype == numpy.float32
     assert numpy.abs(y16.array - y32.array).max() < 1 / 127.5
-    logits = dis16(predictions, pyramid.pyramid(history))
+    logits = dis16(predictions, pyramid.pyramid(history, 4))
     assert all(numpy.isfinite(l.array).all() for l in logits)
 
 
@@ -75,7 +75,7 @@ def test_loss_scale_grows_until_overflow_which_skips_the_step():
     assert all(observation[k].dtype == numpy.float32 for k in ('gen/loss', 'dis/loss'))
 
     # A gradient beyond float16's range: the step is skipped and the scale halved.
-    updater.lambda_lp = 1e6
+    updater.terms = losses.generator_terms({'lp': 1e6})
     before = weights(gen.target)
     with updater.make_reporter().scope({}), numpy.errstate(over='ignore', invalid='ignore'):
         updater.update_gen(*_step_inputs(updater))
@@ -117,7 +117,6 @@ def test_train_mixed16_resumes_and_switches_precision(clip_dirs, tmp_path, capsy
 def test_mixed16_losses_are_float32_and_match():
     rng = numpy.random.default_rng(1)
     a, b = (rng.uniform(-1, 1, (2, 3, 210, 160)).astype(numpy.float32) for _ in range(2))
-    from utils import losses
     for loss in (lambda p, t: losses.lp_loss(p, t, 2), lambda p, t: losses.gdl_loss(p, t, 1)):
         full = loss([a], [b])
         half = loss([F.cast(a, numpy.float16)], [b.astype(numpy.float16)])

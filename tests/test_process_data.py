@@ -11,18 +11,18 @@ import constants
 import process_data
 import reference
 from conftest import run_cli
-from utils import clips as cliplib
-from utils import shards
-from utils.dataset import ClipDataset
+from utils.data import clips as cliplib
+from utils.data import shards
+from utils.data.dataset import ClipDataset
 
 
 def _args(frames_dir, out, *extra, n=300):
-    return ['-n', str(n), '--num-test-clips', '0', '--train-dir', str(frames_dir),
+    return ['-n', str(n), '--train-dir', str(frames_dir),
             '--train-clips', str(out), '--workers', '1'] + list(extra)
 
 
 def _all(directory):
-    arrays = [shards.read_shard(p) for p in shards.shard_paths(directory)]
+    arrays = [shards.read_shard(p, 5) for p in shards.shard_paths(directory)]
     return {k: numpy.concatenate([a[k] for a in arrays]) for k in shards.SHARD_SPEC}
 
 
@@ -32,17 +32,17 @@ def _write_video(directory, frames):
         Image.fromarray(f).save(directory / 'frame{}.png'.format(k))
 
 
-def test_motion_mask_matches_brute_force(frames_dir):
-    from utils import frames as framelib
+def test_moving_crops_match_brute_force(frames_dir):
+    from utils.data import frames as framelib
     video = framelib.read_video(str(frames_dir / 'train' / 'video000'))[:12]
-    mask = cliplib.motion_mask(video)
+    mask = cliplib.moving_crops(video)
     assert mask.shape == (12 - constants.HIST_LEN, 210 - 31, 160 - 31)
     assert 0 < mask.mean() < 1
     rng = numpy.random.default_rng(0)
     for _ in range(60):
         s, y, x = (int(rng.integers(d)) for d in mask.shape)
         clip = video[s:s + 5, y:y + 32, x:x + 32]
-        assert mask[s, y, x] == (reference.clip_motion(clip) > constants.MOVEMENT_THRESHOLD)
+        assert mask[s, y, x] == (reference.clip_motion(clip) > constants.CLIP_MOTION_THRESHOLD)
 
 
 def test_clips_move_static_video_gives_only_unfiltered(frames_dir, tmp_path, capsys):
@@ -60,7 +60,7 @@ def test_clips_move_static_video_gives_only_unfiltered(frames_dir, tmp_path, cap
     assert from_still.any() and not got['filtered'][from_still].any()
     assert 0.02 < got['filtered'].__invert__().mean() < 0.08  # about UNFILTERED_FRACTION
     for clip in got['clips'][got['filtered']][:200]:
-        assert reference.clip_motion(clip) > constants.MOVEMENT_THRESHOLD
+        assert reference.clip_motion(clip) > constants.CLIP_MOTION_THRESHOLD
 
 
 def test_no_motion_anywhere_is_an_error(frames_dir, tmp_path, capsys):
@@ -86,11 +86,11 @@ def test_shard_round_trip_and_dataset(clip_dirs):
     got = _all(train)
     assert got['clips'].shape == (600, 5, 32, 32, 3) and got['clips'].dtype == numpy.uint8
     manifest = json.load(open(os.path.join(train, shards.MANIFEST)))
-    from utils import frames as framelib
+    from utils.data import frames as framelib
     video = framelib.read_video(manifest['runs'][0]['videos'][got['video'][7]])
     s, y, x = got['start'][7], got['y'][7], got['x'][7]
     assert numpy.array_equal(got['clips'][7], video[s:s + 5, y:y + 32, x:x + 32])
-    dataset = ClipDataset(train)
+    dataset = ClipDataset(train, constants.HIST_LEN)
     history, target = dataset[7]
     assert history.shape == (12, 32, 32) and target.shape == (3, 32, 32)
     assert history.dtype == numpy.float32 and -1 <= history.min() and history.max() <= 1
@@ -125,7 +125,7 @@ def test_interrupted_run_resumes_to_the_same_clips(frames_dir, tmp_path, capsys)
     last = shards.shard_paths(str(out))[-1]
     os.remove(last)
     (out / ('.' + os.path.basename(last) + '.tmp-999')).write_bytes(b'half a shard')
-    assert len(ClipDataset(str(out))) < 25000  # the temporary file is never read
+    assert len(ClipDataset(str(out), constants.HIST_LEN)) < 25000  # the temporary file is never read
     code, _, err = run_cli(process_data.main, _args(src, out, n=25000), capsys)
     assert code == 2 and 'interrupted run; pass --resume' in err
     code, _, err = run_cli(process_data.main, _args(src, out, '--seed', '5', '--resume',

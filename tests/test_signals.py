@@ -1,6 +1,5 @@
 """Signal state: training puts its handlers back, and worker processes always die
 when their pool terminates them, whatever handlers their parent had."""
-import os
 import shutil
 import signal
 import subprocess
@@ -73,7 +72,7 @@ def test_process_data_after_training_in_one_process_ends(clip_dirs, frames_dir, 
                             '--eval-interval', '0', '--loaderjobs', '1'])
             except SystemExit as e:
                 assert not e.code, e.code
-            process_data.main(['-n', '3000', '--num-test-clips', '0', '--train-dir', {src!r},
+            process_data.main(['-n', '3000', '--train-dir', {src!r},
                                '--train-clips', 'clips', '--workers', '3'])
     '''.format(data=clip_dirs[0], src=str(videos)), tmp_path)
     assert run.returncode == 2, run.stderr
@@ -125,7 +124,8 @@ def test_a_forked_child_of_training_lives_through_one_sigterm_not_two(tmp_path):
     in order), and a second one ends them as by default."""
     run = _run_python('''
         import os, signal, time
-        from utils.extensions import StopOnSignal
+        from utils import compat  # noqa: F401  (before chainer)
+        from utils.training.trainer_extensions import StopOnSignal
 
         def main():
             stop = StopOnSignal(lambda trainer: [])

@@ -7,7 +7,7 @@ import pytest
 
 import train
 from conftest import run_cli
-from utils import shards
+from utils.data import shards
 
 FAST = ['--preset', 'tiny', '--no-progress', '--sample-interval', '0', '--eval-interval', '0',
         '--log-interval', '2', '--loaderjobs', '0']
@@ -126,7 +126,7 @@ def test_bad_input_one_line_exit_2(clip_dirs, tmp_path, capsys, case):
     lines = [l for l in err.splitlines() if l.startswith('error:')]
     assert code == 2 and len(lines) == 1 and 'Traceback' not in err, err
     assert {'missing': 'nowhere: no such clip directory', 'empty': 'empty: holds no clip shards',
-            'shape': 'clips are (5, 24, 24, 3) but this run needs (5, 32, 32, 3)',
+            'shape': 'clips are 24x24x3 but this run needs 32x32 RGB crops',
             'batch': 'fewer than the batch size 100000',
             'snapshot': 'no_such_snapshot.npz: no such snapshot',
             'other-config': 'was made with preset = tiny',

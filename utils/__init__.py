@@ -1,2 +1,2 @@
-"""Helpers shared by the scripts; importing the package applies the Chainer shims."""
-from utils import compat  # noqa: F401  (must run before anything imports chainer)
+"""Helpers of the scripts, by stage: data/, training/, evaluation/; process-wide
+concerns (compatibility shims, devices, errors, safe files, workers) at the top."""

@@ -2,9 +2,11 @@
 
 Chainer is no longer maintained; rather than editing the installed package, this
 module restores, at run time, the few names Chainer still reaches for. It must be
-imported before ``chainer`` (``import utils.compat`` does it; every entry point and
-``utils/__init__.py`` import it first). Each shim is applied only where the name is
-really missing, so on old stacks this module changes nothing.
+imported before ``chainer``: every entry point (the scripts, the benchmarks, the
+tests' conftest) imports it first. Importing it applies the shims listed below,
+and nothing else in the project changes global state on import. Each shim is
+applied only where the name is really missing, so on old stacks this module
+changes nothing.
 
 What it covers, and why:
 - ``numpy.sctypes`` (removed in NumPy 2.0): read by ``chainer.functions.as_strided``
@@ -32,8 +34,6 @@ import numpy
 # Chainer asks for exact CuPy versions it knew in 2020 and warns on any other one;
 # CuPy 13/14 work for what this project uses, so the warning would only mislead.
 os.environ.setdefault('CHAINER_WARN_VERSION_MISMATCH', '0')
-# TF32 matrix math on Ampere and newer GPUs; CuPy reads it when Chainer imports it.
-os.environ.setdefault('CUPY_TF32', '1')
 
 SHIMS = []
 

@@ -1,5 +1,15 @@
-"""Pick the compute device from -g/--device, with a clear error when CUDA is missing,
-and the number format computed in."""
+"""The compute device from -g/--device, with a clear error when CUDA is missing;
+the number format computed in; and the speed/precision choices that go with them.
+
+Choices made here, and only when a script asks for a device:
+- On a GPU, float32 matrix products use TF32 (CuPy reads ``CUPY_TF32`` at its
+  first product); export ``CUPY_TF32=0`` beforehand for strict float32.
+- On a GPU, ``chainer.config.autotune`` picks the fastest cuDNN algorithms.
+- Stride-1 convolutions run through ``models/conv.py`` unless the config
+  ``gemm_conv`` is False (``stock_convolution()``), which runs Chainer's own.
+"""
+import os
+
 import chainer
 import numpy
 
@@ -30,8 +40,20 @@ def get_device(gpu=-1, spec=None):
         raise UserError('--device {}: {}'.format(spec, e))
     device.use()
     if device.xp is not chainer.backend.CpuDevice().xp:
-        chainer.config.autotune = True
+        os.environ.setdefault('CUPY_TF32', '1')
+        chainer.global_config.autotune = True
     return device
+
+
+def gemm_convolution():
+    """Whether stride-1 convolutions run through ``models/conv.py`` (the default)."""
+    return getattr(chainer.config, 'gemm_conv', True)
+
+
+def stock_convolution(stock=True):
+    """``with stock_convolution():`` runs Chainer's own convolution instead, for
+    comparisons."""
+    return chainer.using_config('gemm_conv', not stock)
 
 
 def compute_dtype(name):

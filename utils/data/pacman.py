@@ -1,7 +1,7 @@
 """Make real Ms. Pac-Man gameplay frames from the ROM that ale-py ships.
 
-    python -m utils.pacman                # small set: seconds on 2 cores
-    python -m utils.pacman --full         # the size a GPU user trains on
+    python -m utils.data.pacman                # small set: seconds on 2 cores
+    python -m utils.data.pacman --full         # the size a GPU user trains on
 
 Writes ``OUT/train/video<i>/frame<k>.png`` and ``OUT/test/...`` (210x160 RGB),
 the layout ``process_data.py`` and ``test.py`` read. A random agent with a sticky
@@ -107,10 +107,10 @@ def main(argv):
         args.train_videos = constants.PACMAN_FULL['train_videos']
         args.test_videos = constants.PACMAN_FULL['test_videos']
         args.frames = constants.PACMAN_FULL['frames']
-    if min(args.train_videos, args.test_videos) < 0 or args.frames < constants.CLIP_LEN \
+    if min(args.train_videos, args.test_videos) < 0 or args.frames < constants.HIST_LEN + 1 \
             or args.frame_skip < 1:
         raise UserError('need --train-videos/--test-videos >= 0, --frames >= {} and '
-                        '--frame-skip >= 1'.format(constants.CLIP_LEN))
+                        '--frame-skip >= 1'.format(constants.HIST_LEN + 1))
     dirs = make_frames(args.out, args.train_videos, args.test_videos, args.frames,
                        args.frame_skip, args.seed, args.overwrite)
     print('wrote {} train and {} test videos of {} frames to {}'.format(

@@ -8,21 +8,14 @@ aligned), which for even sizes is exactly a 2x2 average.
 import chainer.functions as F
 import numpy
 
-import constants
 
-
-def sizes(height, width, num_scales=constants.NUM_SCALES):
+def sizes(height, width, num_scales):
     """[(h, w)] from the coarsest scale to (height, width)."""
     out = [(height, width)]
     for _ in range(num_scales - 1):
         h, w = out[0]
         out.insert(0, (-(-h // 2), -(-w // 2)))
     return out
-
-
-def min_size(num_scales=constants.NUM_SCALES):
-    """The smallest frame side whose coarsest scale still has 1 pixel per 1/2^(n-1)."""
-    return 2 ** (num_scales - 1)
 
 
 def resize(x, size):
@@ -34,7 +27,7 @@ def resize(x, size):
     return F.cast(y, x.dtype)
 
 
-def pyramid(x, num_scales=constants.NUM_SCALES):
+def pyramid(x, num_scales):
     """[x at each scale], coarsest first, each halved from the next finer one."""
     levels = [x]
     for size in reversed(sizes(*x.shape[2:], num_scales=num_scales)[:-1]):

@@ -6,8 +6,9 @@ per run of ``process_data.py``) and shards named ``run<r>_v<video>_<round><part>
 video without motion could not give).
 Each shard has these arrays (loaded with ``allow_pickle=False``):
 
-- ``clips``: uint8 (N, HIST_LEN + 1, CROP_SIZE, CROP_SIZE, 3), frames in time
-  order, RGB, 0..255; the last frame is the one to predict.
+- ``clips``: uint8 (N, hist_len + 1, CROP_SIZE, CROP_SIZE, 3), frames in time
+  order, RGB, 0..255; the last frame is the one to predict (``hist_len`` is
+  recorded in the manifest; clips of a longer history serve a shorter one).
 - ``video``: int32 (N,), the source video's index in the run's ``videos`` list.
 - ``start``, ``y``, ``x``: int32 (N,), the first frame and the crop's top-left.
 - ``filtered``: bool (N,), False for clips kept without the motion test.
@@ -49,15 +50,20 @@ def write_shard(path, clips, video, start, y, x, filtered):
         filtered=filtered.astype(bool)), compresslevel=COMPRESSLEVEL)
 
 
-def read_shard(path, hist_len=constants.HIST_LEN, crop=constants.CROP_SIZE):
-    """The arrays of one shard, checked against the expected clip geometry."""
+def read_shard(path, min_frames, crop=constants.CROP_SIZE):
+    """The arrays of one shard, checked against the clip geometry a run needs: at
+    least ``min_frames`` frames of ``crop`` x ``crop`` RGB."""
     arrays = safe_io.load_npz(path, 'clip shard')
     safe_io.require_arrays(path, arrays, SHARD_SPEC, 'clip shard')
-    shape = arrays['clips'].shape[1:]
-    if shape != (hist_len + 1, crop, crop, 3):
-        raise UserError('{}: clips are {} but this run needs {} (HIST_LEN + 1 frames of '
-                        '{}x{} RGB); make clips again with process_data.py'.format(
-                            path, shape, (hist_len + 1, crop, crop, 3), crop, crop))
+    frames, *size = arrays['clips'].shape[1:]
+    if size != [crop, crop, 3]:
+        raise UserError('{}: clips are {}x{}x{} but this run needs {}x{} RGB crops; make clips '
+                        'again with process_data.py'.format(path, *size, crop, crop))
+    if frames < min_frames:
+        raise UserError('{}: clips have {} frames, too few for a history of {} and the frame '
+                        'to predict; make clips with process_data.py --hist-len {} or train '
+                        'with --hist-len {}'.format(path, frames, min_frames - 1,
+                                                    min_frames - 1, frames - 1))
     return arrays
 
 

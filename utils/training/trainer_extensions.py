@@ -1,39 +1,24 @@
-"""Trainer extensions: snapshots and models that never hold NaN, sample pictures,
+"""Trainer extensions: the model saved beside each snapshot, sample pictures,
 full-frame evaluation, and a clean stop on SIGINT/SIGTERM."""
-import glob
 import os
-import re
 import signal
 
 import chainer
 import numpy
 from chainer import training
 
-import constants
 from models import checkpoint
-from utils import clips as cliplib
-from utils import pictures, predict, workers
-
-SNAPSHOT_RE = re.compile('^' + re.escape(constants.SNAPSHOT_PREFIX) + r'(\d+)\.npz$')
-
-
-def model_name(adversarial):
-    return constants.MODEL_ADVERSARIAL if adversarial else constants.MODEL_L2
+from utils import pixels, workers
+from utils.evaluation import pictures, predict
+from utils.training import run_folder
 
 
 def save_model(trainer):
     """Write the generator to OUT/TRAINED_*.model; return the path."""
     gen = trainer.updater.get_optimizer('gen').target
-    path = os.path.join(trainer.out, model_name(trainer.updater.adversarial))
+    path = run_folder.model_path(trainer.out, trainer.updater.adversarial)
     checkpoint.save(path, gen, gen.config)
     return path
-
-
-def snapshot_paths(out):
-    """Snapshots in ``out``, newest (highest iteration) first."""
-    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(out, '*.npz'))
-             for m in [SNAPSHOT_RE.match(os.path.basename(p))] if m]
-    return [p for _, p in sorted(found, reverse=True)]
 
 
 class SampleImages(training.Extension):
@@ -43,15 +28,18 @@ class SampleImages(training.Extension):
     priority = training.PRIORITY_READER
 
     def __init__(self, dataset, count=4):
-        self.clips = dataset.clips[numpy.linspace(0, len(dataset) - 1, count).astype(int)]
+        picked = numpy.linspace(0, len(dataset) - 1, count).astype(int)
+        self.history, self.target = chainer.dataset.concat_examples(
+            [dataset[int(i)] for i in picked])
 
     def __call__(self, trainer):
         gen = trainer.updater.get_optimizer('gen').target
-        history, target = cliplib.to_model_input(self.clips)
         device = trainer.updater.device
         with chainer.using_config('train', False), chainer.no_backprop_mode():
-            prediction = chainer.backend.CpuDevice().send(gen.predict(device.send(history)).array)
-        rows = list(zip(*(pictures.to_uint8(x) for x in (history[:, -3:], prediction, target))))
+            prediction = chainer.backend.CpuDevice().send(
+                gen.predict(device.send(self.history)).array)
+        rows = list(zip(*(pixels.to_uint8(x) for x in (self.history[:, -3:], prediction,
+                                                       self.target))))
         image = pictures.grid(rows, [['last input', 'predicted', 'truth']] * len(rows), scale=4)
         pictures.save_png(os.path.join(trainer.out, 'samples',
                                        'iter_{}.png'.format(trainer.updater.iteration)), image)

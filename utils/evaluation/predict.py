@@ -1,6 +1,6 @@
 """Recursive prediction on full frames, and the per-step evaluation protocol.
 
-For each video, windows of HIST_LEN input frames followed by ``steps`` target
+For each video, windows of ``hist_len`` input frames followed by ``steps`` target
 frames start at frame 0 and every ``stride`` frames; every complete window is
 used (up to ``max_windows`` in all). Each prediction is fed back as the newest
 input frame. Scores are per predicted step, averaged over windows, for the model
@@ -10,18 +10,35 @@ import chainer
 import numpy
 
 import constants
-from utils import clips as cliplib
-from utils import metrics, pictures
+from utils import pixels
+from utils.data import clips as cliplib
+from utils.data import frames as framelib
 from utils.errors import UserError, warn
+from utils.evaluation import metrics
 
 METRICS = ('psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving')
 
 
-def window_starts(num_frames, steps, stride, hist_len=constants.HIST_LEN):
+def load_videos(directory, min_frames, config, what):
+    """{path: uint8 frames} of the full-frame videos under ``directory`` that have
+    ``min_frames`` frames (others are skipped with a warning), checked to be large
+    enough for every scale of ``config``'s generator."""
+    videos = {}
+    for path, _ in framelib.usable_videos(directory, min_frames, what):
+        frames = framelib.read_video(path)
+        if min(frames.shape[1:3]) < config.min_frame_size:
+            raise UserError('{}: frames are {}x{}; the generator needs at least {} pixels a side '
+                            'for its {} scales'.format(path, frames.shape[2], frames.shape[1],
+                                                       config.min_frame_size, config.num_scales))
+        videos[path] = frames
+    return videos
+
+
+def window_starts(num_frames, steps, stride, hist_len):
     return list(range(0, num_frames - (hist_len + steps) + 1, stride))
 
 
-def make_windows(videos, steps, stride, max_windows=None, hist_len=constants.HIST_LEN):
+def make_windows(videos, steps, stride, hist_len, max_windows=None):
     """[(video name, start)] over ``videos`` (name -> uint8 frames), shorter ones skipped."""
     windows = []
     for name, frames in videos.items():
@@ -76,35 +93,35 @@ class Evaluation:
 
 
 def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATCH,
-             motion_threshold=constants.MOTION_THRESHOLD, num_samples=0, predictor=None,
+             motion_threshold=constants.PIXEL_CHANGE_THRESHOLD, num_samples=0, predictor=None,
              progress=False):
     """Score ``steps``-step rollouts on ``windows``; keep the first ``num_samples`` as uint8."""
     from tqdm import tqdm
     predictor = predictor or model_predictor(gen)
+    hist_len = gen.config.hist_len
     cpu = chainer.backend.CpuDevice()
     result = Evaluation(steps)
     bar = tqdm(total=len(windows), unit='window', desc='predicting', disable=not progress)
     for lo in range(0, len(windows), batch_size):
         chunk = windows[lo:lo + batch_size]
-        clips = numpy.stack([videos[name][s:s + constants.HIST_LEN + steps] for name, s in chunk])
-        history, future = cliplib.to_model_input(clips)
-        last_input = metrics.to_0_255(history[:, -3:])
+        clips = numpy.stack([videos[name][s:s + hist_len + steps] for name, s in chunk])
+        history, future = cliplib.to_model_input(clips, hist_len)
+        last_input = pixels.to_0_255(history[:, -3:])
         on_device = device.send(history)
         outputs = {'model': rollout(predictor, on_device, steps),
                    'last_frame': rollout(copy_last_predictor, on_device, steps)}
         outputs = {who: [cpu.send(p) for p in preds] for who, preds in outputs.items()}
         for k in range(steps):
-            y = metrics.to_0_255(future[:, 3 * k:3 * k + 3])
-            mask = metrics.moving_mask(y, last_input, motion_threshold)
+            y = pixels.to_0_255(future[:, 3 * k:3 * k + 3])
+            mask = metrics.changed_pixels(y, last_input, motion_threshold)
             for who, preds in outputs.items():
-                result.add(who, k, y, metrics.to_0_255(preds[k]), mask)
+                result.add(who, k, y, pixels.to_0_255(preds[k]), mask)
         for i in range(min(len(chunk), num_samples - len(result.samples))):
             result.samples.append(dict(
-                history=clips[i, :constants.HIST_LEN],
-                truth=clips[i, constants.HIST_LEN:],
-                **{who: list(pictures.to_uint8(numpy.stack([p[i] for p in preds])))
+                history=clips[i, :hist_len],
+                truth=clips[i, hist_len:],
+                **{who: list(pixels.to_uint8(numpy.stack([p[i] for p in preds])))
                    for who, preds in outputs.items()}))
         bar.update(len(chunk))
     bar.close()
     return result
-

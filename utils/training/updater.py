@@ -1,10 +1,14 @@
-"""One adversarial training iteration: a discriminator step, then a generator step."""
+"""One training iteration: a discriminator step (when there is one), then a
+generator step."""
 import chainer
 import numpy
 from chainer import training
 
+from models import pyramid
 from models.checkpoint import NonFiniteError
-from utils import losses, metrics, pyramid
+from utils import pixels
+from utils.evaluation import metrics
+from utils.training import losses, optimizers
 
 HINT = ('lower the learning rates (--lr-g, --lr-d) or --lambda-adv, then resume from the last '
         'snapshot with -r')
@@ -21,21 +25,24 @@ def _check(name, value, iteration):
             name, iteration, HINT))
 
 
-class AdversarialUpdater(training.updaters.StandardUpdater):
-    """The paper's training step, in the style of Chainer's DCGAN example.
+class PredictionUpdater(training.updaters.StandardUpdater):
+    """The paper's training step, adversarial or not, in the style of Chainer's DCGAN
+    example.
 
-    Optimizers: ``gen`` and, unless training without the adversary, ``dis``. Both
-    steps use one batch: the generator's predictions at every scale are computed
-    once; the discriminator learns from them detached (its step never reaches the
+    Optimizers: ``gen`` and, for adversarial training, ``dis``. The generator's
+    loss is the weighted sum of ``terms`` (``losses.generator_terms``). Both steps
+    use one batch: the generator's predictions at every scale are computed once;
+    the discriminator learns from them detached (its step never reaches the
     generator), then the generator learns from the updated discriminator's
     verdict, whose gradient flows back through the discriminator into it.
     """
 
-    def __init__(self, iterator, optimizers, device, lambda_adv, lambda_lp, lambda_gdl,
-                 l_num, alpha_num, converter=chainer.dataset.concat_examples):
+    def __init__(self, iterator, optimizers, device, terms,
+                 converter=chainer.dataset.concat_examples):
         super().__init__(iterator, optimizers, converter=converter, device=device)
-        self.lambda_adv, self.lambda_lp, self.lambda_gdl = lambda_adv, lambda_lp, lambda_gdl
-        self.l_num, self.alpha_num = l_num, alpha_num
+        self.terms = list(terms)
+        if any(t.needs_dis for t in self.terms) and not self.adversarial:
+            raise ValueError('a loss term needs the discriminator, and there is none')
 
     @property
     def adversarial(self):
@@ -51,7 +58,9 @@ class AdversarialUpdater(training.updaters.StandardUpdater):
     def next_batch(self):
         """History and target pyramids (coarsest first) of the next batch."""
         history, target = self.converter(self.get_iterator('main').next(), self.device)
-        return _arrays(pyramid.pyramid(history)), _arrays(pyramid.pyramid(target))
+        num_scales = self.get_optimizer('gen').target.config.num_scales
+        return (_arrays(pyramid.pyramid(history, num_scales)),
+                _arrays(pyramid.pyramid(target, num_scales)))
 
     def dis_loss(self, histories, targets, predictions):
         """D's loss on the real frames and the detached predictions; reports accuracy."""
@@ -67,29 +76,26 @@ class AdversarialUpdater(training.updaters.StandardUpdater):
         return loss
 
     def gen_loss(self, histories, targets, predictions):
-        """The weighted generator loss and its terms (``adv`` is None without D)."""
-        lp = losses.lp_loss(predictions, targets, self.l_num)
-        gdl = losses.gdl_loss(predictions, targets, self.alpha_num)
-        loss = self.lambda_lp * lp + self.lambda_gdl * gdl
-        adv = None
-        if self.adversarial:
-            dis = self.get_optimizer('dis').target
-            adv = losses.adversarial_loss(dis(predictions, histories), True)
-            loss = loss + self.lambda_adv * adv
-        return loss, lp, gdl, adv
+        """The weighted generator loss, and {term name: its unweighted value}."""
+        dis = self.get_optimizer('dis').target if self.adversarial else None
+        values = {t.name: t.function(predictions, targets, histories, dis) for t in self.terms}
+        loss = None
+        for t in self.terms:
+            weighted = t.weight * values[t.name]
+            loss = weighted if loss is None else loss + weighted
+        return loss, values
 
     def reported_gen_loss(self, histories, targets, predictions):
         """``gen_loss``, checked and reported with the batch's PSNR."""
-        loss, lp, gdl, adv = self.gen_loss(histories, targets, predictions)
+        loss, values = self.gen_loss(histories, targets, predictions)
         _check('gen/loss', loss, self.iteration)
-        report = {'loss': loss, 'loss_lp': lp, 'loss_gdl': gdl}
-        if adv is not None:
-            report['loss_adv'] = adv
+        report = {'loss': loss}
+        report.update({'loss_' + name: value for name, value in values.items()})
         chainer.report(report, self.get_optimizer('gen').target)
         cpu = chainer.backend.CpuDevice()
         chainer.report({'psnr': float(numpy.mean(metrics.psnr(
-            metrics.to_0_255(cpu.send(targets[-1])),
-            metrics.to_0_255(cpu.send(predictions[-1].array)))))})
+            pixels.to_0_255(cpu.send(targets[-1])),
+            pixels.to_0_255(cpu.send(predictions[-1].array)))))})
         return loss
 
     # Each step goes through the optimizer's update(lossfun), which clears the
@@ -104,6 +110,7 @@ class AdversarialUpdater(training.updaters.StandardUpdater):
     def update_core(self):
         histories, targets = self.next_batch()
         predictions = self.get_optimizer('gen').target(histories)
-        if self.adversarial:
-            self.update_dis(histories, targets, predictions)
-        self.update_gen(histories, targets, predictions)
+        with optimizers.overflow_warnings_hidden():
+            if self.adversarial:
+                self.update_dis(histories, targets, predictions)
+            self.update_gen(histories, targets, predictions)

@@ -5,8 +5,12 @@ of shape (N, 3, H, W) in [-1, 1]. Pixel losses are summed over pixels and
 channels, averaged over the batch and over scales, so their size does not
 depend on the batch size.
 """
+import collections
+
 import chainer.functions as F
 import numpy
+
+import constants
 
 
 def _mean_over_scales(terms):
@@ -51,3 +55,35 @@ def adversarial_loss(logits, real):
     that underflows.
     """
     return _mean_over_scales([F.mean(F.softplus(-l if real else l)) for l in _float32(logits)])
+
+
+class Term(collections.namedtuple('Term', 'name weight function needs_dis')):
+    """One weighted term of the generator's loss.
+
+    ``function(predictions, targets, histories, dis)`` returns a scalar variable;
+    the value is reported as ``gen/loss_<name>``. ``needs_dis``: the term uses the
+    discriminator, and is left out when training without one.
+    """
+
+
+def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALPHA_NUM,
+                    adversarial=True):
+    """The generator's loss, ``sum(weight * function)``, as terms.
+
+    ``weights``: {name: weight}, defaults from ``constants.LOSS_WEIGHTS``; each
+    name there has a ``--lambda-<name>`` flag in train.py. To add a term, add its
+    default weight there and its function here.
+    """
+    weights = dict(constants.LOSS_WEIGHTS, **(weights or {}))
+    functions = {
+        'lp': (lambda pred, target, history, dis: lp_loss(pred, target, l_num), False),
+        'gdl': (lambda pred, target, history, dis: gdl_loss(pred, target, alpha_num), False),
+        'adv': (lambda pred, target, history, dis: adversarial_loss(dis(pred, history), True),
+                True),
+    }
+    unknown = set(weights) - set(functions)
+    if unknown:
+        raise ValueError('no loss term is called {}'.format(', '.join(sorted(unknown))))
+    return [Term(name, weights[name], function, needs_dis)
+            for name, (function, needs_dis) in functions.items()
+            if adversarial or not needs_dis]

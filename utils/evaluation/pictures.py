@@ -51,9 +51,3 @@ def save_gif(path, frames, labels, scale=constants.GIF_SCALE, ms=constants.GIF_F
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f:
             f.write(buffer.getvalue())
-
-
-def to_uint8(x):
-    """[-1, 1] (N, 3, H, W) -> uint8 (N, H, W, 3)."""
-    return numpy.clip((numpy.asarray(x).transpose(0, 2, 3, 1) + 1) * 127.5 + 0.5, 0, 255).astype(
-        numpy.uint8)

@@ -15,11 +15,6 @@ import constants
 PEAK = 255.0
 
 
-def to_0_255(x):
-    """[-1, 1] model values (N, 3, H, W) -> float64 (N, H, W, 3) on 0..255."""
-    return (numpy.asarray(x, numpy.float64).transpose(0, 2, 3, 1) + 1) * 127.5
-
-
 def _db(denominator):
     with numpy.errstate(divide='ignore', invalid='ignore'):
         value = 10 * numpy.log10(PEAK ** 2 / denominator)
@@ -78,8 +73,9 @@ def ssim(y, y_hat):
     return s[:, pad:s.shape[1] - pad, pad:s.shape[2] - pad].mean(axis=(1, 2, 3))
 
 
-def moving_mask(target, last_input, threshold=constants.MOTION_THRESHOLD):
-    """Pixels where any channel of the target differs from the last input by more than threshold."""
+def changed_pixels(target, last_input, threshold=constants.PIXEL_CHANGE_THRESHOLD):
+    """Pixels where a channel of the target differs from the last input by more than
+    ``threshold`` (0..255): the "moving" pixels of the ``_moving`` metrics."""
     return (numpy.abs(target - last_input) > threshold).any(axis=-1)
 
 

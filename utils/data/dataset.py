@@ -5,21 +5,22 @@ import zlib
 import chainer
 import numpy
 
-from utils import clips as cliplib
-from utils import shards
+from utils.data import clips as cliplib
+from utils.data import shards
 from utils.errors import UserError, warn
 
 
 class ClipDataset(chainer.dataset.DatasetMixin):
     """Clips of a clip directory as (history, target) float32 pairs in [-1, 1].
 
-    history: (HIST_LEN * 3, CROP_SIZE, CROP_SIZE), oldest frame first; target:
-    (3, CROP_SIZE, CROP_SIZE). Shards are held in memory as uint8 (15 KiB a clip)
+    history: (hist_len * 3, CROP_SIZE, CROP_SIZE), oldest frame first; target:
+    (3, CROP_SIZE, CROP_SIZE). Clips cut for a longer history serve with their
+    last hist_len + 1 frames. Shards are held in memory as uint8 (15 KiB a clip)
     and converted one example at a time. ``part=(rank, size)`` keeps every
     size-th shard from the rank-th, so data-parallel processes read disjoint shards.
     """
 
-    def __init__(self, directory, part=(0, 1)):
+    def __init__(self, directory, hist_len, part=(0, 1)):
         if not os.path.isdir(directory):
             raise UserError('{}: no such clip directory; make clips with process_data.py or '
                             'pass -d'.format(directory))
@@ -35,14 +36,16 @@ class ClipDataset(chainer.dataset.DatasetMixin):
         if len(paths) < size:
             raise UserError('{}: {} shards cannot be split over {} processes; make more clips '
                             'or use fewer processes'.format(directory, len(paths), size))
+        self.hist_len = hist_len
         self.paths = paths[rank::size]
-        self.clips = numpy.concatenate([shards.read_shard(p)['clips'] for p in self.paths])
+        self._clips = numpy.concatenate([
+            shards.read_shard(p, hist_len + 1)['clips'][:, -hist_len - 1:] for p in self.paths])
 
     def __len__(self):
-        return len(self.clips)
+        return len(self._clips)
 
     def get_example(self, i):
-        history, target = cliplib.to_model_input(self.clips[i:i + 1])
+        history, target = cliplib.to_model_input(self._clips[i:i + 1], self.hist_len)
         return history[0], target[0]
 
 

@@ -11,19 +11,15 @@ import numpy
 from numpy.lib.stride_tricks import sliding_window_view
 
 import constants
+from utils import pixels
 
 # Starts processed together when building the motion mask; bounds the memory
 # used for long videos.
 _BLOCK = 64
 
 
-def threshold_0_255(threshold):
-    """The [-1, 1]-scale threshold on sums of squared 0..255 differences."""
-    return threshold * 127.5 ** 2
-
-
-def motion_mask(frames, threshold=constants.MOVEMENT_THRESHOLD,
-                hist_len=constants.HIST_LEN, crop=constants.CROP_SIZE):
+def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
+                 hist_len=constants.HIST_LEN, crop=constants.CROP_SIZE):
     """Bool (starts, H - crop + 1, W - crop + 1): does the clip at (start, y, x) move?
 
     A clip starting at frame ``s`` moves when the squared difference between
@@ -32,7 +28,7 @@ def motion_mask(frames, threshold=constants.MOVEMENT_THRESHOLD,
     """
     t, h, w, _ = frames.shape
     starts = t - hist_len
-    limit = threshold_0_255(threshold)
+    limit = pixels.squared_difference_to_0_255(threshold)
     # int32 cumulative sums may wrap around, but every box sum they are differenced
     # into is below crop^2 * hist_len * 3 * 255^2 < 2^31, and wrap-around cancels.
     assert crop * crop * hist_len * 3 * 255 ** 2 < 2 ** 31
@@ -92,17 +88,15 @@ def sample_positions(mask, num_filtered, num_unfiltered, rng, tries=constants.CR
     return s, y, x, filtered
 
 
-def cut(frames, s, y, x, clip_len=constants.CLIP_LEN, crop=constants.CROP_SIZE):
+def cut(frames, s, y, x, clip_len, crop=constants.CROP_SIZE):
     """uint8 clips (n, clip_len, crop, crop, 3) at the given positions."""
     windows = sliding_window_view(frames, (clip_len, crop, crop), axis=(0, 1, 2))
     return numpy.ascontiguousarray(windows[s, y, x].transpose(0, 2, 3, 4, 1))
 
 
-def to_model_input(clips, hist_len=constants.HIST_LEN):
+def to_model_input(clips, hist_len):
     """uint8 clips (n, T, H, W, 3) -> float32 history (n, 3 * hist_len, H, W) and future
     (n, 3 * (T - hist_len), H, W), frames stacked on channels in time order, in [-1, 1]."""
     n, t, h, w, c = clips.shape
-    x = clips.transpose(0, 1, 4, 2, 3).reshape(n, t * c, h, w).astype(numpy.float32)
-    x *= 1 / 127.5
-    x -= 1
+    x = pixels.to_model_scale(clips.transpose(0, 1, 4, 2, 3).reshape(n, t * c, h, w))
     return x[:, :hist_len * c], x[:, hist_len * c:]

@@ -1,4 +1,5 @@
 """The generator's and discriminator's optimizers, single-process or data-parallel."""
+import contextlib
 import warnings
 
 import chainer
@@ -6,9 +7,14 @@ import numpy
 
 import constants
 
-# Dynamic loss scaling finds overflow by design and skips that step; Chainer warns
-# for every parameter each time, which would bury the training log.
-warnings.filterwarnings('ignore', message='Non finite number found in param.grad')
+
+@contextlib.contextmanager
+def overflow_warnings_hidden():
+    """Dynamic loss scaling finds overflow by design and skips that step; Chainer
+    warns for every parameter each time, which would bury the training log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='Non finite number found in param.grad')
+        yield
 
 
 def build(gen, dis, lr_g=constants.LR_G, lr_d=constants.LR_D, comm=None):

@@ -32,7 +32,7 @@ def list_videos(root):
     """Paths of the videos under ``root``, in natural order."""
     if not os.path.isdir(root):
         raise UserError('{}: no such frame directory; make frames with '
-                        '"python -m utils.pacman" or point to your own'.format(root))
+                        '"python -m utils.data.pacman" or point to your own'.format(root))
     videos = []
     for name in sorted(os.listdir(root), key=natural_key):
         path = os.path.join(root, name)

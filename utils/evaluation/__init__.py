@@ -1,0 +1,1 @@
+"""Evaluation: recursive prediction on full frames, frame metrics, pictures."""

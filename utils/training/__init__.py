@@ -1,0 +1,1 @@
+"""Training: the update step, its losses and optimizers, and trainer extensions."""
