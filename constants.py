@@ -97,8 +97,18 @@ SAMPLE_INTERVAL = 1000       # iterations between sample images
 EVAL_INTERVAL = 1000         # iterations between full-frame evaluations
 EVAL_WINDOWS = 4             # test windows scored by that evaluation
 LOADER_PROCESSES = 1
-MODEL_ADVERSARIAL = 'TRAINED_ADVERSARIAL.model'
+# Divergence warnings (train.py --divergence-*): G's loss over the last tenth of
+# the window averaging this many times its average over the window before it (a
+# diverging small-preset run's loss tripled within 250 iterations; in a healthy
+# one's first 1,400 iterations the ratio never passed 1.1), or the evaluation
+# PSNR falling this many dB below the best.
+DIVERGENCE_LOSS_FACTOR = 2.0
+DIVERGENCE_WINDOW = 200
+DIVERGENCE_PSNR_DROP = 3.0
+MODEL_ADVERSARIAL = 'TRAINED_ADVERSARIAL.model'   # the generator of the last snapshot
 MODEL_L2 = 'TRAINED_L2.model'
+BEST_ADVERSARIAL = 'BEST_ADVERSARIAL.model'     # the best on the full-frame evaluation
+BEST_L2 = 'BEST_L2.model'
 SNAPSHOT_PREFIX = 'snapshot_iter_'
 # float32, or mixed16 (GPU): float16 weights and activations, float32 losses and
 # updates, and dynamic loss scaling that doubles the scale after this many

@@ -1,7 +1,8 @@
 """Test a trained generator on full frames: recursive predictions, scores, pictures.
 
-    python test.py                                  # result/TRAINED_ADVERSARIAL.model
+    python test.py                                  # result/BEST_ADVERSARIAL.model
     python test.py -m result/TRAINED_L2.model -s 4 --gifs 5
+    python test.py -m result/snapshot_iter_2000.npz --save-predictions
 
 For each test video, windows of the model's history length (4 frames by default)
 and STEPS target frames
@@ -12,10 +13,11 @@ code. Writes OUT/metrics.json, OUT/metrics.png, and OUT/sample_<i>.gif/.png.
 import argparse
 import os
 
+import numpy
+
 from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
-from models import checkpoint  # noqa: E402
-from utils import safe_io  # noqa: E402
+from utils import run_folder, safe_io  # noqa: E402
 from utils.evaluation import pictures, predict  # noqa: E402
 from utils.device import get_device  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
@@ -30,8 +32,10 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = ' (default: %(default)s)'
     p.add_argument('-m', '--model',
-                   help='saved generator (default: {0}/{1}, else {0}/{2})'.format(
-                       constants.RESULT_DIR, constants.MODEL_ADVERSARIAL, constants.MODEL_L2))
+                   help='a generator: a .model file, or a trainer snapshot (snapshot_iter_<n>.npz) '
+                        'to read it from (default: {0}/{1}, else {0}/{2}, else the same for '
+                        'L2)'.format(constants.RESULT_DIR, constants.BEST_ADVERSARIAL,
+                                     constants.MODEL_ADVERSARIAL))
     p.add_argument('-t', '--test-dir', default=constants.TEST_DIR, help='test videos' + d)
     p.add_argument('-s', '--steps', type=int, default=constants.TEST_STEPS,
                    help='frames predicted recursively' + d)
@@ -49,18 +53,12 @@ def build_parser():
                         'frame by more than this (0..255)' + d)
     p.add_argument('--gifs', type=int, default=constants.NUM_GIFS,
                    help='windows drawn as GIF and PNG' + d)
+    p.add_argument('--save-predictions', action='store_true',
+                   help='also write OUT/predictions.npz: every window\'s inputs, truth and '
+                        'model predictions as uint8, for scoring with other tools')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     return p
-
-
-def default_model():
-    for name in (constants.MODEL_ADVERSARIAL, constants.MODEL_L2):
-        path = os.path.join(constants.RESULT_DIR, name)
-        if os.path.exists(path):
-            return path
-    raise UserError('no model at {0}/{1} or {0}/{2}; train one with train.py or pass -m'.format(
-        constants.RESULT_DIR, constants.MODEL_ADVERSARIAL, constants.MODEL_L2))
 
 
 def table(per_step):
@@ -113,6 +111,15 @@ def draw_sample(out, i, sample):
                       list(zip(*labels)))
 
 
+def save_predictions(path, videos, windows, hist_len, steps, model):
+    """OUT/predictions.npz (format in the README): windows in scoring order."""
+    clips = numpy.stack([videos[name][s:s + hist_len + steps] for name, s in windows])
+    safe_io.save_npz(path, dict(
+        inputs=clips[:, :hist_len], truth=clips[:, hist_len:], model=model,
+        video=numpy.array([name for name, _ in windows], dtype=str),
+        start=numpy.array([s for _, s in windows], numpy.int64)))
+
+
 @cli
 def main(argv):
     args = build_parser().parse_args(argv)
@@ -122,17 +129,23 @@ def main(argv):
         raise UserError('--batch-size and --max-windows must be at least 1, --gifs at least 0')
     if args.stride is not None and args.stride < 1:
         raise UserError('--stride must be at least 1')
-    model_path = args.model or default_model()
-    gen = checkpoint.load_generator(model_path)
+    model_path = args.model or run_folder.default_model()
+    gen = run_folder.load_generator(model_path)
     hist_len = gen.config.hist_len
     videos = predict.load_videos(args.test_dir, hist_len + args.steps, gen.config,
                                  'one test window')
     windows = predict.make_windows(videos, args.steps, args.stride or hist_len + args.steps,
                                    hist_len, args.max_windows)
+    sizes = {videos[name].shape[1:3] for name, _ in windows}
+    if args.save_predictions and len(sizes) > 1:
+        raise UserError('{}: --save-predictions needs test videos of one frame size, not {}; '
+                        'test each size apart'.format(args.test_dir, ', '.join(
+                            '{}x{}'.format(w, h) for h, w in sorted(sizes))))
     device = get_device(args.gpu, args.device)
     gen.to_device(device)
     result = predict.evaluate(gen, videos, windows, args.steps, device, args.batch_size,
-                              args.motion_threshold, args.gifs, progress=not args.no_progress)
+                              args.motion_threshold, args.gifs, progress=not args.no_progress,
+                              keep_predictions=args.save_predictions)
     per_step = result.per_step()
     os.makedirs(args.out, exist_ok=True)
     safe_io.write_json(os.path.join(args.out, 'metrics.json'), dict(
@@ -140,9 +153,14 @@ def main(argv):
     plot(os.path.join(args.out, 'metrics.png'), per_step)
     for i, sample in enumerate(result.samples):
         draw_sample(args.out, i, sample)
+    if args.save_predictions:
+        save_predictions(os.path.join(args.out, 'predictions.npz'), videos, windows, hist_len,
+                         args.steps, numpy.concatenate(result.predictions))
     print(table(per_step))
-    print('{} windows from {} videos; wrote metrics.json, metrics.png and {} sample GIF/PNG '
-          'pairs to {}'.format(len(windows), len(videos), len(result.samples), args.out))
+    print('{} windows from {} videos; wrote metrics.json, metrics.png{} and {} sample GIF/PNG '
+          'pairs to {}'.format(len(windows), len(videos),
+                               ', predictions.npz' if args.save_predictions else '',
+                               len(result.samples), args.out))
 
 
 if __name__ == '__main__':

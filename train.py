@@ -11,6 +11,7 @@ the last few kept), TRAINED_ADVERSARIAL.model (or TRAINED_L2.model with
 """
 import argparse
 import collections
+import contextlib
 import os
 import random
 import signal
@@ -31,14 +32,15 @@ from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
 from utils.errors import UserError, cli, warn  # noqa: E402
 from utils.evaluation import predict  # noqa: E402
-from utils.training import losses, run_folder  # noqa: E402
+from utils import run_folder  # noqa: E402
+from utils.training import losses  # noqa: E402
 from utils.training import optimizers as optimizer_lib  # noqa: E402
 from utils.training import trainer_extensions as ext  # noqa: E402
 from utils.training.updater import PredictionUpdater  # noqa: E402
 
 # Options that shape the model; when resuming or loading, those not given come
 # from the file.
-MODEL_OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'adversarial')
+MODEL_OPTIONS = models.config.OPTIONS + ('adversarial',)
 
 
 def build_parser():
@@ -96,6 +98,17 @@ def build_parser():
     p.add_argument('--eval-dir', default=constants.TEST_DIR,
                    help='videos for the full-frame evaluation' + d)
     p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS, help=d[1:])
+    p.add_argument('--divergence-factor', type=float, default=constants.DIVERGENCE_LOSS_FACTOR,
+                   help="warn when G's loss over the last tenth of --divergence-window "
+                        'iterations averages this many times its average before; 0: off' + d)
+    p.add_argument('--divergence-window', type=int, default=constants.DIVERGENCE_WINDOW,
+                   help="iterations of G's loss the divergence check compares against" + d)
+    p.add_argument('--divergence-psnr-drop', type=float,
+                   default=constants.DIVERGENCE_PSNR_DROP,
+                   help='warn when the evaluation PSNR falls this many dB below the best; '
+                        '0: off' + d)
+    p.add_argument('--stop-on-divergence', action='store_true',
+                   help='end the run, with a snapshot, when it diverges')
     p.add_argument('--loaderjobs', type=int, default=constants.LOADER_PROCESSES,
                    help='processes preparing batches; 0 loads in the main process' + d)
     p.add_argument('--communicator',
@@ -111,25 +124,15 @@ def build_parser():
 
 def _check_args(args):
     for name in ('iterations', 'batch_size', 'snapshot_interval', 'log_interval',
-                 'snapshots_kept'):
+                 'snapshots_kept', 'divergence_window'):
         if getattr(args, name) < 1:
             raise UserError('--{} must be at least 1'.format(name.replace('_', '-')))
-    for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows'):
+    for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows',
+                 'divergence_factor', 'divergence_psnr_drop'):
         if getattr(args, name) < 0:
             raise UserError('--{} must be at least 0'.format(name.replace('_', '-')))
     if args.resume_training and args.overwrite:
         raise UserError('-r and --overwrite contradict each other; pick one')
-
-
-class Source(collections.namedtuple('Source', 'path arrays saved')):
-    """A file a run starts from (a snapshot with -r, a model with -l): its path,
-    arrays and saved configuration."""
-
-    def options(self):
-        """The model options it was made with."""
-        config = checkpoint.model_config_of(self.path, self.saved)
-        return dict({name: getattr(config, name) for name in MODEL_OPTIONS[:-1]},
-                    adversarial=self.saved.get('adversarial'))
 
 
 class Plan(collections.namedtuple('Plan', 'config adversarial dtype device dataset terms '
@@ -140,21 +143,6 @@ class Plan(collections.namedtuple('Plan', 'config adversarial dtype device datas
     def saved_config(self):
         """What the run's snapshots record: the model, and how it is trained."""
         return dict(self.config.to_dict(), adversarial=self.adversarial, dtype=self.dtype)
-
-
-def _snapshot_source(args):
-    """The snapshot to resume from, or None."""
-    if not args.resume_training:
-        return None
-    if args.resume_training != 'latest':
-        return Source(args.resume_training, *checkpoint.read(args.resume_training, 'snapshot'))
-    for path in run_folder.snapshot_paths(args.out):
-        try:
-            return Source(path, *checkpoint.read(path, 'snapshot'))
-        except UserError as e:
-            warn('skipping a broken snapshot: {}'.format(e))
-    raise UserError('{}: holds no intact snapshot to resume from; train without -r, or pass -o '
-                    'with the directory of the run to resume'.format(args.out))
 
 
 def _model_options(args, source):
@@ -209,8 +197,9 @@ def resolve(args, comm=None):
     """Read and check every input of the run: the files it starts from, its model and
     loss, device, clips and evaluation videos. Writes nothing."""
     _check_args(args)
-    snapshot = _snapshot_source(args)
-    load = Source(args.load, *checkpoint.read(args.load, 'model file')) if args.load else None
+    snapshot = run_folder.resume_source(args.out, args.resume_training) \
+        if args.resume_training else None
+    load = run_folder.generator_source(args.load) if args.load else None
     options = _model_options(args, snapshot or load)
     adversarial = options.pop('adversarial')
     config = models.model_config(**options)
@@ -231,16 +220,6 @@ def resolve(args, comm=None):
     if snapshot:
         _check_snapshot(plan, args.data)
     return plan
-
-
-def claim_out(args):
-    """A fresh run never mixes with, or silently replaces, an earlier one in OUT."""
-    earlier = run_folder.run_files(args.out)
-    if earlier and not args.overwrite:
-        raise UserError('{}: holds snapshots or models of an earlier run; resume it with -r, '
-                        'choose another -o, or pass --overwrite to start afresh'.format(args.out))
-    for path in earlier:
-        os.remove(path)
 
 
 def _communicator(args):
@@ -290,8 +269,12 @@ def build_trainer(args, plan, comm=None):
         it = t.updater.iteration
         return it % args.snapshot_interval == 0 or it == args.iterations
 
-    trainer.extend(ext.StopOnSignal(
-        lambda t: _write_state(t, saved_config) if rank == 0 else None))
+    def save(t):
+        return _write_state(t, saved_config) if rank == 0 else None
+
+    trainer.extend(ext.StopOnSignal(save))
+    trainer.extend(ext.DivergenceWatch(args.divergence_factor, args.divergence_window,
+                                       args.divergence_psnr_drop, args.stop_on_divergence, save))
     if rank == 0:
         _extend_reporting(trainer, args, plan)
         trainer.extend(extensions.snapshot(
@@ -320,6 +303,7 @@ def _extend_reporting(trainer, args, plan):
                                        plan.config.hist_len, args.eval_windows)
         trainer.extend(ext.FullFrameEvaluation(plan.eval_videos, windows),
                        trigger=(args.eval_interval, 'iteration'))
+        trainer.extend(ext.KeepBest(), trigger=(args.eval_interval, 'iteration'))
         entries += ['eval/psnr', 'eval/psnr_moving']
     trainer.extend(extensions.PrintReport(entries))
     if not args.no_progress:
@@ -351,8 +335,15 @@ def main(argv):
     comm = _communicator(args)
     leader = comm is None or comm.rank == 0
     plan = resolve(args, comm)
-    if not args.resume_training and leader:
-        claim_out(args)
+    # One run per folder: the leader holds its lock from before it deletes or
+    # writes anything there until it ends.
+    with run_folder.Lock(args.out) if leader else contextlib.nullcontext():
+        if not args.resume_training and leader:
+            run_folder.claim(args.out, args.overwrite)
+        _run(args, plan, comm, leader)
+
+
+def _run(args, plan, comm, leader):
     trainer = build_trainer(args, plan, comm)
     if plan.snapshot and leader:
         print('resumed from {} at iteration {}'.format(plan.snapshot.path,
@@ -371,6 +362,12 @@ def main(argv):
                   '-o {}'.format(name, trainer.updater.iteration, ' and '.join(written),
                                  args.out), file=sys.stderr)
         sys.exit(130 if name == 'SIGINT' else 143)
+    except ext.DivergenceWatch.Diverged as stop:
+        message, written = stop.args
+        if leader:
+            print('stopped (--stop-on-divergence) at {}; saved {}'.format(
+                message, ' and '.join(written)), file=sys.stderr)
+        sys.exit(3)
     except OSError as e:
         raise UserError('writing to {} failed ({}); free some space, then resume with python '
                         'train.py -r -o {} (earlier snapshots are intact)'.format(
@@ -378,10 +375,10 @@ def main(argv):
     except checkpoint.NonFiniteError as e:
         raise UserError('{}; the last good snapshot in {} is intact'.format(e, args.out))
     if leader:
-        print('done: {} iterations; model {}, log and plots in {}'.format(
+        best = run_folder.best_model_path(args.out, plan.adversarial)
+        print('done: {} iterations; model {}{}, log and plots in {}'.format(
             trainer.updater.iteration, run_folder.model_path(args.out, plan.adversarial),
-            args.out))
-
+            ' (best so far: {})'.format(best) if os.path.exists(best) else '', args.out))
 
 if __name__ == '__main__':
     main()

@@ -9,8 +9,7 @@ import json
 import chainer
 import numpy
 
-from models.config import GENERATOR_FIELDS, ModelConfig
-from models.generator import Generator
+from models.config import ModelConfig
 from utils import safe_io
 from utils.errors import UserError
 
@@ -43,9 +42,11 @@ def save(path, target, config):
     safe_io.save_npz(path, arrays)
 
 
-def read(path, what):
-    """(arrays, config) of a file written by ``save``."""
-    arrays = safe_io.load_npz(path, what)
+def read(path, what, arrays=None):
+    """(arrays, config) of a file written by ``save`` (whose ``arrays`` may have been
+    read already)."""
+    if arrays is None:
+        arrays = safe_io.load_npz(path, what)
     if CONFIG_KEY not in arrays or arrays[CONFIG_KEY].dtype.kind != 'U':
         raise UserError('{}: not a {} of this project (it has no configuration)'.format(path, what))
     try:
@@ -80,15 +81,3 @@ def model_config_of(path, saved):
         return ModelConfig.from_dict(saved)
     except (KeyError, TypeError, ValueError) as e:
         raise UserError('{}: its configuration is incomplete or inconsistent ({})'.format(path, e))
-
-
-def load_generator(path, expected=None):
-    """The generator saved at ``path``, built from its own configuration (which must
-    agree with the ``ModelConfig`` ``expected``, if given)."""
-    arrays, saved = read(path, 'model file')
-    config = model_config_of(path, saved)
-    if expected is not None:
-        check_config(path, 'model', config.to_dict(), expected.to_dict(), GENERATOR_FIELDS)
-    gen = Generator(config)
-    load_into(path, gen, arrays, 'model file')
-    return gen

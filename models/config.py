@@ -13,6 +13,8 @@ from utils.errors import UserError
 
 # Fields a saved generator must agree on to load into a generator of a config.
 GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales')
+# The options of ``model_config``: what a user chooses; the rest follows.
+OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales')
 
 
 def _tuples(table):

@@ -13,6 +13,7 @@ import test as test_script
 import train
 from conftest import ROOT, make_updater, run_cli
 from models import checkpoint
+from utils import run_folder
 from utils.training import losses
 
 FAST = ['--preset', 'tiny', '--no-progress', '--sample-interval', '0', '--log-interval', '1',
@@ -27,7 +28,7 @@ def test_three_scales_and_two_frames_train_resume_and_test(clip_dirs, frames_dir
             '2', '--snapshot-interval', '2'] + FAST
     code, _, err = run_cli(train.main, argv + ['-i', '2'], capsys)
     assert code == 0, err
-    gen = checkpoint.load_generator(str(out / 'TRAINED_ADVERSARIAL.model'))
+    gen = run_folder.load_generator(str(out / 'TRAINED_ADVERSARIAL.model'))
     assert (gen.config.num_scales, gen.config.hist_len) == (3, 2)
     assert len(gen.towers) == 3 and gen.towers[0][0].W.shape[1] == 6  # 2 RGB frames
     assert 'eval/psnr' in json.load(open(out / 'log'))[-1]
@@ -63,7 +64,7 @@ def test_files_written_before_num_scales_was_recorded_still_load(tmp_path, clip_
         arrays, config = checkpoint.read(str(out / name), 'file')
         del config['num_scales']
         checkpoint.save(str(out / name), arrays, config)
-    assert checkpoint.load_generator(str(out / 'TRAINED_ADVERSARIAL.model')).config.num_scales \
+    assert run_folder.load_generator(str(out / 'TRAINED_ADVERSARIAL.model')).config.num_scales \
         == 4
     code, text, err = run_cli(train.main, ['-d', clip_dirs[0], '-o', str(out), '-i', '2', '-r',
                                            '--eval-interval', '0'] + FAST, capsys)

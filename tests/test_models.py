@@ -9,6 +9,7 @@ import models
 import reference
 from models import checkpoint, pyramid
 from models.conv import GemmConvolution2D
+from utils import run_folder
 from utils.device import stock_convolution
 from utils.errors import UserError
 
@@ -97,12 +98,12 @@ def test_saved_model_carries_its_configuration(tmp_path):
     gen = models.Generator(config)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, gen, config)
-    loaded = checkpoint.load_generator(path)
+    loaded = run_folder.load_generator(path)
     assert loaded.config == config
     for (name, a), (_, b) in zip(sorted(gen.namedparams()), sorted(loaded.namedparams())):
         assert numpy.array_equal(a.array, b.array), name
     with pytest.raises(UserError, match='preset tiny.*not.*preset small'):
-        checkpoint.load_generator(path, expected=models.model_config('small'))
+        run_folder.load_generator(path, expected=models.model_config('small'))
 
 
 def test_model_file_whose_weights_do_not_fit_its_configuration(tmp_path):
@@ -110,7 +111,7 @@ def test_model_file_whose_weights_do_not_fit_its_configuration(tmp_path):
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, gen, models.model_config('small'))
     with pytest.raises(UserError, match='does not fit this model'):
-        checkpoint.load_generator(path)
+        run_folder.load_generator(path)
 
 
 def test_unknown_preset():

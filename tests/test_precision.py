@@ -13,6 +13,7 @@ import train
 from conftest import make_updater, run_cli, weights
 from models import checkpoint, pyramid
 from models.conv import GemmConvolution2D
+from utils import run_folder
 from utils.device import compute_dtype
 from utils.training import losses
 
@@ -110,7 +111,7 @@ def test_train_mixed16_resumes_and_switches_precision(clip_dirs, tmp_path, capsy
                              capsys)
     assert code == 0 and 'at iteration 4' in out, err
     assert saved(6)[1] == 'float32'
-    gen = checkpoint.load_generator(str(tmp_path / 'TRAINED_ADVERSARIAL.model'))
+    gen = run_folder.load_generator(str(tmp_path / 'TRAINED_ADVERSARIAL.model'))
     assert gen.dtype == numpy.float32
 
 

@@ -16,7 +16,7 @@ import test as test_script
 import train
 from conftest import ROOT, run_cli
 from models import checkpoint
-from utils import safe_io
+from utils import run_folder, safe_io
 from utils.data import shards
 from utils.data.dataset import ClipDataset
 from utils.errors import UserError
@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_never_loses_more_than_an_interval(clip_dirs, 
     done = subprocess.run(_train_cmd(clip_dirs[0], tmp_path, '-i', str(reached + 1), '-r'),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    checkpoint.load_generator(str(tmp_path / 'TRAINED_ADVERSARIAL.model'))
+    run_folder.load_generator(str(tmp_path / 'TRAINED_ADVERSARIAL.model'))
 
 
 def test_corrupt_newest_snapshot_is_skipped(clip_dirs, tmp_path, capsys):
@@ -108,7 +108,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_earlier_state(clip_dirs, tmp_pa
     assert 'error: writing to' in full.stderr and 'Traceback' not in full.stderr
     assert 'earlier snapshots are intact' in full.stderr
     assert not os.path.exists(tmp_path / 'snapshot_iter_4.npz')
-    checkpoint.load_generator(str(tmp_path / 'TRAINED_ADVERSARIAL.model'))
+    run_folder.load_generator(str(tmp_path / 'TRAINED_ADVERSARIAL.model'))
     again = subprocess.run(cmd + ['-i', '4', '-r'], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and 'at iteration 2' in again.stdout, again.stderr
 

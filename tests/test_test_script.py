@@ -77,7 +77,7 @@ def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, cas
     lines = [l for l in err.splitlines() if l.startswith('error:')]
     assert code == 2 and len(lines) == 1 and 'Traceback' not in err, err
     assert {'missing-model': 'none.model: no such model file',
-            'not-a-model': 'x.npz: not a model file of this project',
+            'not-a-model': 'x.npz: is an .npz of arrays a, not a model file or trainer snapshot',
             'other-config': 'does not fit this model',
             'no-video': 'empty: holds no video',
             'short': 'no video has the 12 frames that one test window needs',

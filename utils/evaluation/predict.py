@@ -80,6 +80,7 @@ class Evaluation:
         self.scores = {who: [{m: [] for m in METRICS} for _ in range(steps)]
                        for who in ('model', 'last_frame')}
         self.samples = []
+        self.predictions = []  # uint8 (batch, steps, H, W, 3) of the model, if kept
 
     def add(self, who, step, y, y_hat, mask):
         """Scores of frames ``y_hat`` against ``y`` (0..255), ``mask`` marking moving pixels."""
@@ -94,8 +95,9 @@ class Evaluation:
 
 def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATCH,
              motion_threshold=constants.PIXEL_CHANGE_THRESHOLD, num_samples=0, predictor=None,
-             progress=False):
-    """Score ``steps``-step rollouts on ``windows``; keep the first ``num_samples`` as uint8."""
+             progress=False, keep_predictions=False):
+    """Score ``steps``-step rollouts on ``windows``; keep the first ``num_samples`` as
+    uint8 pictures, and with ``keep_predictions`` every window's model predictions."""
     from tqdm import tqdm
     predictor = predictor or model_predictor(gen)
     hist_len = gen.config.hist_len
@@ -116,6 +118,9 @@ def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATC
             mask = metrics.changed_pixels(y, last_input, motion_threshold)
             for who, preds in outputs.items():
                 result.add(who, k, y, pixels.to_0_255(preds[k]), mask)
+        if keep_predictions:
+            result.predictions.append(numpy.stack(
+                [pixels.to_uint8(p) for p in outputs['model']], axis=1))
         for i in range(min(len(chunk), num_samples - len(result.samples))):
             result.samples.append(dict(
                 history=clips[i, :hist_len],

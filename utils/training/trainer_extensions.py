@@ -1,5 +1,7 @@
-"""Trainer extensions: the model saved beside each snapshot, sample pictures,
-full-frame evaluation, and a clean stop on SIGINT/SIGTERM."""
+"""Trainer extensions: the model saved beside each snapshot, the best model kept,
+sample pictures, full-frame evaluation, divergence noticed, and a clean stop on
+SIGINT/SIGTERM."""
+import collections
 import os
 import signal
 
@@ -8,9 +10,9 @@ import numpy
 from chainer import training
 
 from models import checkpoint
-from utils import pixels, workers
+from utils import pixels, run_folder, workers
+from utils.errors import warn
 from utils.evaluation import pictures, predict
-from utils.training import run_folder
 
 
 def save_model(trainer):
@@ -49,7 +51,8 @@ class FullFrameEvaluation(training.Extension):
     """Scores one-step predictions on a few full test windows and reports
     ``eval/psnr``, ``eval/psnr_moving`` and the copy-last-frame baseline's."""
 
-    priority = training.PRIORITY_WRITER
+    # Before DivergenceWatch and KeepBest, which read its report, and LogReport.
+    priority = training.PRIORITY_WRITER + 2
 
     def __init__(self, videos, windows):
         self.videos, self.windows = videos, windows
@@ -64,6 +67,105 @@ class FullFrameEvaluation(training.Extension):
                 if step[who][metric] is not None:
                     report['eval/{}{}'.format(metric, suffix)] = step[who][metric]
         chainer.report(report)
+
+
+def _best_text(out, adversarial):
+    record = run_folder.best_record(out, adversarial)
+    if record is None:
+        return 'no best model is kept yet'
+    return 'the best model is {} (iteration {}, evaluation PSNR {:.2f} dB)'.format(
+        run_folder.best_model_path(out, adversarial), record['iteration'], record['eval/psnr'])
+
+
+class KeepBest(training.Extension):
+    """Keeps the generator with the best full-frame evaluation PSNR (``eval/psnr``)
+    as OUT/BEST_*.model, with its iteration and scores in OUT/BEST_*.json.
+
+    The best so far is the one recorded on disk, so a resumed run, even one resumed
+    from a snapshot older than the best, never replaces a better generator with a
+    worse one. (Chainer's MaxValueTrigger keeps its best value in the snapshot
+    instead: a best found after the last snapshot would be forgotten, and "no best
+    yet" cannot be saved without pickle.)
+    """
+
+    priority = training.PRIORITY_READER
+
+    def __call__(self, trainer):
+        value = trainer.observation.get('eval/psnr')
+        if value is None:
+            return
+        adversarial = trainer.updater.adversarial
+        best = run_folder.best_record(trainer.out, adversarial)
+        if best is not None and best['eval/psnr'] >= float(value):
+            return
+        record = {k: float(v) for k, v in trainer.observation.items() if k.startswith('eval/')}
+        record['iteration'] = trainer.updater.iteration
+        run_folder.write_best(trainer.out, trainer.updater.get_optimizer('gen').target,
+                              adversarial, record)
+
+
+class DivergenceWatch(training.Extension):
+    """Says when training breaks, in one warning line and in the log.
+
+    Two signs: the generator's loss, averaged over the last ``window // 10``
+    iterations, above ``factor`` times its average over the ``window``
+    iterations before them (logged as ``warning/gen_loss_jump``, the ratio); and
+    the evaluation PSNR ``psnr_drop`` dB or more below the best kept (logged as
+    ``warning/eval_psnr_drop``, in dB). Each warns once when it starts and again
+    only after it has ended. A check with a threshold of 0 is off. With ``stop``,
+    the run then ends: ``save(trainer)`` writes a snapshot and ``Diverged`` is
+    raised.
+    """
+
+    # After the evaluation's report, before LogReport's.
+    priority = training.PRIORITY_WRITER + 1
+    trigger = 1, 'iteration'
+
+    class Diverged(Exception):
+        """args: the warning, and what ``save`` returned."""
+
+    def __init__(self, factor, window, psnr_drop, stop=False, save=None):
+        self.factor, self.psnr_drop, self.stop, self.save = factor, psnr_drop, stop, save
+        self.recent = max(1, window // 10)
+        self.losses = collections.deque(maxlen=window + self.recent)
+        self.alarms = set()
+
+    def _alarm(self, trainer, name, on, key, value, text):
+        """Warn when ``name`` turns on; report ``key`` while it is on."""
+        if not on:
+            self.alarms.discard(name)
+            return
+        chainer.report({key: value})
+        if name in self.alarms:
+            return
+        self.alarms.add(name)
+        message = 'iteration {}: {}; {}'.format(
+            trainer.updater.iteration, text,
+            _best_text(trainer.out, trainer.updater.adversarial))
+        warn('training may be diverging: ' + message)
+        if self.stop:
+            raise self.Diverged(message, self.save(trainer))
+
+    def __call__(self, trainer):
+        loss = trainer.observation.get('gen/loss')
+        if loss is not None and self.factor:
+            self.losses.append(float(getattr(loss, 'array', loss)))
+            if len(self.losses) == self.losses.maxlen:
+                history = list(self.losses)
+                before = sum(history[:-self.recent]) / (len(history) - self.recent)
+                now = sum(history[-self.recent:]) / self.recent
+                self._alarm(trainer, 'loss', now > self.factor * before, 'warning/gen_loss_jump',
+                            now / before, "G's loss averaged {:.4g} over the last {} iterations, "
+                            '{:.1f}x its average of {:.4g} before them'.format(
+                                now, self.recent, now / before, before))
+        psnr = trainer.observation.get('eval/psnr')
+        if psnr is not None and self.psnr_drop:
+            best = run_folder.best_record(trainer.out, trainer.updater.adversarial)
+            if best is not None:
+                drop = best['eval/psnr'] - float(psnr)
+                self._alarm(trainer, 'psnr', drop >= self.psnr_drop, 'warning/eval_psnr_drop',
+                            drop, 'evaluation PSNR {:.2f} dB, {:.2f} dB below the best'.format(
+                                float(psnr), drop))
 
 
 class StopOnSignal(training.Extension):
