@@ -39,3 +39,35 @@ def test_missing_gpu_is_one_line():
         pytest.skip('this machine has a GPU 7')
     assert code == 2 and out == ''
     assert err.count('\n') == 1 and err.startswith('error: @cupy:7')
+
+
+def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path):
+    out = tmp_path / 'q'
+    common = ['-d', clip_dirs[0], '-t', str(frames_dir / 'test'), '-o', str(out), '--preset',
+              'tiny', '-s', '2', '--max-windows', '3', '--gifs', '2', '--variants', 'l2',
+              'adv_gdl', '--no-progress']
+    train_flags = ['--', '-b', '2', '--eval-interval', '0', '--snapshot-interval', '1',
+                   '--loaderjobs', '0', '--sample-interval', '0', '--log-interval', '1']
+    code, text, err = _run('quality.py', *common, '-i', '2', *train_flags)
+    assert code == 0, err
+    table = json.loads(text)
+    assert list(table['rows']) == ['L2', 'Adv+GDL', 'copy last frame']
+    assert table['windows'] == 3 and all(len(r) == 2 for r in table['rows'].values())
+    assert set(table['rows']['L2'][0]) == {'psnr', 'ssim', 'sharpdiff', 'psnr_moving',
+                                           'sharpdiff_moving'}
+    assert '| copy last frame |' in (out / 'table.md').read_text()
+    assert os.path.getsize(out / 'curves.png') > 0
+    from PIL import Image
+    gif = Image.open(out / 'compare_1.gif')
+    assert gif.n_frames == 4 + 2 and gif.size[0] > 4 * 160  # truth | L2 | Adv+GDL | copy
+    scored = os.path.getmtime(out / 'l2' / 'test' / 'metrics.json')
+    # Again with the same budget: nothing is trained or scored again.
+    code, text, err = _run('quality.py', *common, '-i', '2', *train_flags)
+    assert code == 0 and json.loads(text) == table, err
+    assert os.path.getmtime(out / 'l2' / 'test' / 'metrics.json') == scored
+    # A larger budget continues every run from its snapshot.
+    code, text, err = _run('quality.py', *common, '-i', '3', *train_flags)
+    assert code == 0 and json.loads(text)['iterations'] == 3, err
+    for variant in ('l2', 'adv_gdl'):
+        log = (out / variant / 'train.log').read_text()
+        assert 'resumed from' in log and 'at iteration 2' in log and 'done: 3 iterations' in log

@@ -1,0 +1,225 @@
+"""The paper's comparison of loss variants (its Table 1) on your clips and test videos.
+
+    python benchmarks/quality.py -d data/trainclips -t data/images/test -o result/quality \\
+        --preset small -i 5000 -s 4 --max-windows 64
+    python benchmarks/quality.py ... --variants l2 gdl adv_gdl adv_gdl_residual -- --lr-g 5e-4
+
+Trains every variant with train.py on the same clips, with the same seed and
+iteration budget (OUT/<variant>/), scores its last generator with test.py's
+protocol (OUT/<variant>/test/), then writes OUT/table.md and OUT/table.json
+(PSNR, SSIM and sharpness difference, full frame and moving pixels, per step,
+every variant and copying the last frame), OUT/curves.png (the per-step curves)
+and OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
+prints the JSON table too. Arguments after -- go to every train.py run.
+
+Killed, it continues where it stopped when run again with the same arguments:
+each variant's training resumes from its newest snapshot (train.py -r) and a
+variant already scored at its budget is not scored again. A larger -i extends
+every run.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import common  # puts the project on the path
+from utils import compat  # noqa: F401  (before chainer)
+import constants  # noqa: E402
+from utils import run_folder, safe_io  # noqa: E402
+from utils.errors import UserError, cli  # noqa: E402
+from utils.evaluation import pictures  # noqa: E402
+
+# Each variant: its train.py flags and its label in the tables.
+VARIANTS = {
+    'l2': (['--no-adversarial', '--lambda-gdl', '0'], 'L2'),
+    'gdl': (['--no-adversarial'], 'GDL'),
+    'adv_gdl': ([], 'Adv+GDL'),
+    'adv_gdl_residual': (['--residual'], 'Adv+GDL residual'),
+    'adv_gdl_frame_only': (['--d-frame-only'], 'Adv+GDL, D frame only'),
+}
+DEFAULT_VARIANTS = ['l2', 'gdl', 'adv_gdl']
+METRICS = (('psnr', 'PSNR'), ('ssim', 'SSIM'), ('sharpdiff', 'sharp. diff'),
+           ('psnr_moving', 'PSNR moving'), ('sharpdiff_moving', 'sharp. diff moving'))
+COPY = 'copy last frame'
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                epilog=__doc__.split('\n\n', 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = ' (default: %(default)s)'
+    p.add_argument('-d', '--data', default=constants.TRAIN_CLIPS_DIR, help='training clips' + d)
+    p.add_argument('-t', '--test-dir', default=constants.TEST_DIR,
+                   help='test videos training never saw' + d)
+    p.add_argument('-o', '--out', default=os.path.join(constants.RESULT_DIR, 'quality'),
+                   help='output directory' + d)
+    p.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS, choices=sorted(VARIANTS),
+                   help='variants to train and compare' + d)
+    p.add_argument('--preset', default='small', choices=sorted(constants.PRESETS), help=d[1:])
+    p.add_argument('-i', '--iterations', type=int, default=5000,
+                   help='training iterations of every variant' + d)
+    p.add_argument('-s', '--steps', type=int, default=4, help='frames predicted recursively' + d)
+    p.add_argument('--max-windows', type=int, default=64, help='test windows scored' + d)
+    p.add_argument('--gifs', type=int, default=3, help='windows drawn side by side' + d)
+    p.add_argument('--seed', type=int, default=constants.SEED, help=d[1:])
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    return p
+
+
+def _script(name):
+    return [sys.executable, os.path.join(common.ROOT, name)]
+
+
+def _run(cmd, log):
+    """Run ``cmd`` with its output in ``log``; a failure names the log's last line."""
+    with open(log, 'a') as f:
+        code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
+    if code:
+        with open(log) as f:
+            last = ([l for l in f.read().splitlines() if l.strip()] or ['(no output)'])[-1]
+        raise UserError('{} failed (exit code {}): {}; see {}'.format(
+            os.path.basename(cmd[1]), code, last, log))
+
+
+def _trained_to(out):
+    """The iteration the newest snapshot in ``out`` reached (0: none)."""
+    paths = run_folder.snapshot_paths(out)
+    return int(run_folder.SNAPSHOT_RE.match(os.path.basename(paths[0])).group(1)) if paths else 0
+
+
+def train(args, variant, extra):
+    out = os.path.join(args.out, variant)
+    reached = _trained_to(out)
+    if reached >= args.iterations:
+        return
+    flags, _ = VARIANTS[variant]
+    cmd = _script('train.py') + ['-d', args.data, '-o', out, '-i', str(args.iterations),
+                                 '--preset', args.preset, '--seed', str(args.seed),
+                                 '--eval-dir', args.test_dir, '--no-progress'] + flags + extra
+    if reached:
+        cmd.append('-r')
+    os.makedirs(out, exist_ok=True)
+    _run(cmd, os.path.join(out, 'train.log'))
+
+
+def score(args, variant):
+    """test.py's metrics of the variant's last generator (scored once per budget)."""
+    out = os.path.join(args.out, variant)
+    test_out = os.path.join(out, 'test')
+    metrics_path = os.path.join(test_out, 'metrics.json')
+    model = run_folder.model_path(out, '--no-adversarial' not in VARIANTS[variant][0])
+    done = os.path.join(test_out, 'scored.json')
+    settings = dict(iteration=_trained_to(out), steps=args.steps, max_windows=args.max_windows,
+                    test_dir=os.path.abspath(args.test_dir))
+    if not (os.path.exists(done) and safe_io.read_json(done) == settings):
+        _run(_script('test.py') + ['-m', model, '-t', args.test_dir, '-s', str(args.steps),
+                                   '--max-windows', str(args.max_windows), '-o', test_out,
+                                   '--gifs', '0', '--save-predictions', '--no-progress'],
+             os.path.join(out, 'test.log'))
+        safe_io.write_json(done, settings)
+    return safe_io.read_json(metrics_path)
+
+
+def table(args, scored):
+    """{'steps': k, 'rows': {label: [{metric: value} per step]}} with the copy-last row."""
+    rows = {VARIANTS[v][1]: [r['model'] for r in m['per_step']] for v, m in scored.items()}
+    first = next(iter(scored.values()))
+    rows[COPY] = [r['last_frame'] for r in first['per_step']]
+    return dict(steps=args.steps, windows=first['windows'], iterations=args.iterations,
+                preset=args.preset, rows=rows)
+
+
+def markdown(result):
+    def cell(v):
+        return '-' if v is None else '{:.3f}'.format(v) if abs(v) < 10 else '{:.2f}'.format(v)
+    lines = ['{} windows, {} iterations of the `{}` preset per variant; dB except SSIM.'.format(
+        result['windows'], result['iterations'], result['preset']), '']
+    head = ['variant'] + ['{} +{}'.format(label, k + 1) for _, label in METRICS
+                          for k in range(result['steps'])]
+    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name, steps in result['rows'].items():
+        lines.append('| ' + ' | '.join([name] + [cell(steps[k][m]) for m, _ in METRICS
+                                                 for k in range(result['steps'])]) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def plot(path, result):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.4))
+    steps = range(1, result['steps'] + 1)
+    for ax, (metric, label) in zip(axes, METRICS):
+        for name, rows in result['rows'].items():
+            values = [float('nan') if r[metric] is None else r[metric] for r in rows]
+            ax.plot(steps, values, '--s' if name == COPY else '-o', label=name)
+        ax.set_title(label)
+        ax.set_xlabel('predicted step')
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    with safe_io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=80)
+    plt.close(fig)
+
+
+def comparison_gifs(args, variants):
+    """compare_<i>.gif: the inputs, then truth | each variant | copy-last, per step."""
+    saved = {}
+    for v in variants:
+        path = os.path.join(args.out, v, 'test', 'predictions.npz')
+        saved[v] = safe_io.load_npz(path, 'predictions file')
+    first = saved[variants[0]]
+    for i in range(min(args.gifs, len(first['start']))):
+        inputs, truth = first['inputs'][i], first['truth'][i]
+        last = inputs[-1]
+        columns = [[f] * (2 + len(variants)) for f in inputs]
+        labels = [['input {}'.format(k + 1)] * (2 + len(variants)) for k in range(len(inputs))]
+        for k in range(len(truth)):
+            columns.append([truth[k]] + [saved[v]['model'][i, k] for v in variants] + [last])
+            labels.append(['truth +{}'.format(k + 1)] + ['{} +{}'.format(VARIANTS[v][1], k + 1)
+                                                         for v in variants] + ['copy last'])
+        pictures.save_gif(os.path.join(args.out, 'compare_{}.gif'.format(i)), columns, labels)
+
+
+@cli
+def main(argv):
+    argv, extra = list(argv), []
+    if '--' in argv:
+        argv, extra = argv[:argv.index('--')], argv[argv.index('--') + 1:]
+    args = build_parser().parse_args(argv)
+    if min(args.iterations, args.steps, args.max_windows) < 1 or args.gifs < 0:
+        raise UserError('-i, -s and --max-windows must be at least 1, --gifs at least 0')
+    for path, what in ((args.data, 'clip directory'), (args.test_dir, 'test video directory')):
+        if not os.path.isdir(path):
+            raise UserError('{}: no such {}'.format(path, what))
+    from tqdm import tqdm
+    variants = list(dict.fromkeys(args.variants))
+    bar = tqdm(total=2 * len(variants), unit='step', desc='quality', disable=args.no_progress)
+    scored = {}
+    try:
+        for v in variants:
+            bar.set_postfix_str('training ' + v)
+            train(args, v, extra)
+            bar.update()
+            bar.set_postfix_str('scoring ' + v)
+            scored[v] = score(args, v)
+            bar.update()
+    finally:
+        bar.close()
+    result = table(args, scored)
+    safe_io.write_json(os.path.join(args.out, 'table.json'), result)
+    with safe_io.atomic_path(os.path.join(args.out, 'table.md')) as tmp:
+        with open(tmp, 'w') as f:
+            f.write(markdown(result))
+    plot(os.path.join(args.out, 'curves.png'), result)
+    comparison_gifs(args, variants)
+    print(json.dumps(result))
+    print('wrote table.md, table.json, curves.png and {} compare_<i>.gif to {}'.format(
+        min(args.gifs, result['windows']), args.out), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
