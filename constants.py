@@ -15,7 +15,7 @@ RESULT_DIR = 'result'
 TEST_OUT_DIR = os.path.join(RESULT_DIR, 'test')
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
-VIDEO_EXTENSIONS = ('.mp4', '.gif', '.avi')
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.gif')
 
 # --- clips ---------------------------------------------------------------------
 HIST_LEN = 4                 # input frames per prediction (train.py --hist-len)

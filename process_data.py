@@ -26,15 +26,17 @@ from utils import workers
 from utils.data import clips as cliplib
 from utils.data import frames as framelib
 from utils.data import shards
+from utils.data.frames import add_frame_options, check_frame_options
 from utils.errors import UserError, cli, warn
 
 
 class VideoJob(collections.namedtuple('VideoJob', 'out run index path num_filtered '
                                                   'num_unfiltered seed round threshold '
-                                                  'hist_len')):
+                                                  'hist_len options')):
     """The clips to cut from one video: ``num_filtered`` that move and
     ``num_unfiltered`` taken anywhere, in round ``p`` (planned) or ``t`` (topping
-    up what videos without motion could not give)."""
+    up what videos without motion, or that failed to decode, could not give);
+    ``options``: the ``FrameOptions`` its frames are read with."""
 
     @property
     def key(self):
@@ -42,28 +44,61 @@ class VideoJob(collections.namedtuple('VideoJob', 'out run index path num_filter
         return '{}{}'.format(self.round, self.index)
 
 
+def _cut_video(job, paths):
+    """Cut ``job``'s clips in two passes over its frames, appending the shards
+    written to ``paths``; (clips, moving)."""
+    def frames():
+        return framelib.iter_frames(job.path, job.options)
+
+    index = cliplib.MotionIndex(frames(), job.threshold, job.hist_len)
+    try:
+        if index.counts is None:
+            raise UserError('{}: frames are {}x{}, smaller than the {}x{} crops; use larger '
+                            'frames or --resize'.format(job.path, index.shape[1], index.shape[0],
+                                                        constants.CROP_SIZE, constants.CROP_SIZE))
+        if not len(index.counts):
+            raise framelib.VideoError('{}: decodes to fewer than {} frames'.format(
+                job.path, job.hist_len + 1))
+        rng = numpy.random.default_rng(numpy.random.SeedSequence(
+            [job.seed, job.run, job.index, ord(job.round)]))
+        moving = bool(index.counts.any())
+        positions = cliplib.plan(index, job.num_filtered if moving else 0, job.num_unfiltered,
+                                 rng)
+    finally:
+        index.close()
+    pending = []  # (clips, start, y, x, filtered) not written yet
+
+    def write(final):
+        while pending:
+            arrays = [numpy.concatenate(a) for a in zip(*pending)]
+            if len(arrays[0]) < constants.SHARD_SIZE and not final:
+                pending[:] = [arrays]
+                return
+            head = [a[:constants.SHARD_SIZE] for a in arrays]
+            rest = [a[constants.SHARD_SIZE:] for a in arrays]
+            pending[:] = [rest] if len(rest[0]) else []
+            paths.append(os.path.join(job.out, shards.shard_name(job.run, job.index, job.round,
+                                                                 len(paths))))
+            shards.write_shard(paths[-1], head[0], job.index, *head[1:])
+
+    for block in cliplib.cut_planned(frames(), positions, job.hist_len):
+        pending.append(block)
+        write(False)
+    write(True)
+    return len(positions[0]), moving
+
+
 def _video_job(job):
-    """Read one video, cut its clips and write them as shards; runs in a worker."""
-    frames = framelib.read_video(job.path)
-    _, h, w, _ = frames.shape
-    if min(h, w) < constants.CROP_SIZE:
-        raise UserError('{}: frames are {}x{}, smaller than the {}x{} crops; use larger '
-                        'frames'.format(job.path, w, h, constants.CROP_SIZE, constants.CROP_SIZE))
-    rng = numpy.random.default_rng(numpy.random.SeedSequence(
-        [job.seed, job.run, job.index, ord(job.round)]))
-    mask = cliplib.moving_crops(frames, job.threshold, job.hist_len)
-    moving = bool(mask.any())
-    num_filtered = job.num_filtered if moving else 0
-    s, y, x, filtered = cliplib.sample_positions(mask, num_filtered, job.num_unfiltered, rng)
-    order = rng.permutation(len(s))  # mix filtered and unfiltered clips within shards
-    s, y, x, filtered = s[order], y[order], x[order], filtered[order]
-    for part, lo in enumerate(range(0, len(s), constants.SHARD_SIZE)):
-        sl = slice(lo, lo + constants.SHARD_SIZE)
-        shards.write_shard(
-            os.path.join(job.out, shards.shard_name(job.run, job.index, job.round, part)),
-            cliplib.cut(frames, s[sl], y[sl], x[sl], job.hist_len + 1), job.index,
-            s[sl], y[sl], x[sl], filtered[sl])
-    return job.key, len(s), moving
+    """Cut one video's clips and write them as shards; runs in a worker. A video that
+    fails to decode leaves no shard and reports why: (key, clips, moving, problem)."""
+    paths = []
+    try:
+        count, moving = _cut_video(job, paths)
+    except framelib.VideoError as e:
+        for path in paths:
+            os.remove(path)
+        return job.key, 0, False, str(e)
+    return job.key, count, moving, None
 
 
 def _allocate(num, weights, rng):
@@ -76,7 +111,9 @@ def _start_run(out, manifest, args, videos):
     params = dict(source=os.path.abspath(args.train_dir), num_clips=args.num_clips,
                   seed=args.seed,
                   threshold=args.threshold, unfiltered_fraction=constants.UNFILTERED_FRACTION,
-                  videos=[v for v, _ in videos], frames=[n for _, n in videos])
+                  videos=[v for v, _ in videos], frames=[n for _, n in videos],
+                  frame_step=args.frame_step,
+                  resize=list(args.resize) if args.resize else None, max_frames=args.max_frames)
     if manifest is None:
         if shards.shard_paths(out) and not args.overwrite:
             raise UserError('{}: holds clip shards but no {}; pass --overwrite to replace '
@@ -91,7 +128,9 @@ def _start_run(out, manifest, args, videos):
     last = manifest['runs'][-1] if manifest['runs'] else None
     if last is not None and not last['complete']:
         if args.resume:
-            changed = [k for k in params if last.get(k) != params[k]]
+            # Runs recorded before the frame options existed read them all.
+            recorded = dict(dict(frame_step=1, resize=None, max_frames=None), **last)
+            changed = [k for k in params if recorded.get(k) != params[k]]
             if changed:
                 raise UserError('{}: the interrupted run used other {}; resume with the '
                                 'same arguments, or pass --overwrite'.format(out, ', '.join(changed)))
@@ -120,7 +159,8 @@ def make_clips(args):
     ``args.train_clips``, after checking both."""
     from tqdm import tqdm
     src, out, num = args.train_dir, args.train_clips, args.num_clips
-    videos = framelib.usable_videos(src, args.hist_len + 1, 'a clip')
+    options = framelib.frame_options(args)
+    videos = framelib.usable_videos(src, args.hist_len + 1, 'a clip', options, args.train_list)
     manifest = None if args.overwrite else shards.read_manifest(out)
     manifest, run = _start_run(out, manifest, args, videos)
     if run is None:
@@ -146,34 +186,47 @@ def make_clips(args):
 
     def job(round_, index, num_filtered, num_unfiltered):
         return VideoJob(out, run_index, index, videos[index][0], int(num_filtered),
-                        int(num_unfiltered), args.seed, round_, args.threshold, args.hist_len)
+                        int(num_unfiltered), args.seed, round_, args.threshold, args.hist_len,
+                        options)
 
     def run_jobs(jobs):
         todo = [j for j in jobs if j.key not in run['done'] and j.num_filtered + j.num_unfiltered]
         with workers.pool(max(1, min(args.workers, len(todo)))) as pool:
-            for key, count, moving in pool.imap_unordered(_video_job, todo):
-                run['done'][key] = dict(clips=count, moving=moving)
+            for key, count, moving, problem in pool.imap_unordered(_video_job, todo):
+                run['done'][key] = dict(clips=count, moving=moving, problem=problem)
                 shards.write_manifest(out, manifest)
                 bar.update(count)
+                if problem:
+                    warn('{}; skipped'.format(problem))
 
     try:  # the bar must end its line before any error is printed
         run_jobs([job('p', i, filtered[i], unfiltered[i]) for i in range(len(videos))])
         planned = {int(k[1:]): d for k, d in run['done'].items() if k[0] == 'p'}
-        static = [videos[i][0] for i, d in planned.items() if not d['moving']]
-        short = sum(int(filtered[i]) for i, d in planned.items() if not d['moving'])
-        if static:
-            moving = [i for i, d in planned.items() if d['moving']]
-            for path in static:
-                warn('{}: no {}x{} crop moves more than the threshold ({}); it gives only '
-                     'unfiltered clips'.format(path, constants.CROP_SIZE, constants.CROP_SIZE,
-                                               args.threshold))
-            if short and not moving:
-                raise UserError('{}: no crop of any video moves more than the motion threshold '
-                                '({}); lower --threshold or use videos with motion'.format(
-                                    src, args.threshold))
-            topup = numpy.zeros(len(videos), int)
+        failed = [i for i, d in planned.items() if d.get('problem')]
+        static = [i for i, d in planned.items() if not d['moving'] and i not in failed]
+        good = [i for i in planned if i not in failed]
+        moving = [i for i in good if planned[i]['moving']]
+        for i in static:
+            warn('{}: no {}x{} crop moves more than the threshold ({}); it gives only '
+                 'unfiltered clips'.format(videos[i][0], constants.CROP_SIZE,
+                                           constants.CROP_SIZE, args.threshold))
+        short = sum(int(filtered[i]) for i in static + failed)
+        short_unfiltered = sum(int(unfiltered[i]) for i in failed)
+        if not good:
+            raise UserError('{}: no video could be decoded; see the warnings above'.format(src))
+        if short and not moving:
+            raise UserError('{}: no crop of any video moves more than the motion threshold '
+                            '({}); lower --threshold or use videos with motion'.format(
+                                src, args.threshold))
+        topup, topup_unfiltered = numpy.zeros(len(videos), int), numpy.zeros(len(videos), int)
+        if short:
             topup[moving] = _allocate(short, [starts[i] for i in moving], rng)
-            run_jobs([job('t', i, topup[i], 0) for i in moving])
+        if short_unfiltered:
+            topup_unfiltered[good] = _allocate(short_unfiltered, [starts[i] for i in good], rng)
+        run_jobs([job('t', i, topup[i], topup_unfiltered[i]) for i in good])
+        if any(d.get('problem') for k, d in run['done'].items() if k[0] == 't'):
+            raise UserError('{}: a video failed on its second reading; see the warning '
+                            'above'.format(src))
     finally:
         bar.close()
     run['complete'] = True
@@ -192,8 +245,12 @@ def build_parser():
     p.add_argument('-n', '--num-clips', type=int, default=constants.NUM_CLIPS,
                    help='training clips to make' + d)
     p.add_argument('--train-dir', default=constants.TRAIN_DIR, help='training videos' + d)
+    p.add_argument('--train-list', metavar='LIST',
+                   help='take the videos this split list names (UCF101 trainlist01.txt: '
+                        '"Class/v_..._gXX_cYY.avi [label]" per line) from --train-dir')
     p.add_argument('--train-clips', default=constants.TRAIN_CLIPS_DIR,
                    help='where training clips go' + d)
+    add_frame_options(p)
     p.add_argument('--hist-len', type=int, default=constants.HIST_LEN,
                    help='history frames per clip (plus the frame to predict); clips serve '
                         'train.py --hist-len up to this' + d)
@@ -221,6 +278,7 @@ def main(argv):
         raise UserError('-n/--num-clips must be at least 1 (got {})'.format(args.num_clips))
     if args.workers < 1 or args.hist_len < 1:
         raise UserError('--workers and --hist-len must be at least 1')
+    check_frame_options(args)
     make_clips(args)
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
 from utils.evaluation import pictures, predict  # noqa: E402
+from utils.data.frames import add_frame_options, check_frame_options, frame_options  # noqa
 from utils.device import get_device  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
 
@@ -36,7 +37,12 @@ def build_parser():
                         'to read it from (default: {0}/{1}, else {0}/{2}, else the same for '
                         'L2)'.format(constants.RESULT_DIR, constants.BEST_ADVERSARIAL,
                                      constants.MODEL_ADVERSARIAL))
-    p.add_argument('-t', '--test-dir', default=constants.TEST_DIR, help='test videos' + d)
+    p.add_argument('-t', '--test-dir', default=constants.TEST_DIR,
+                   help='test videos: frame folders or video files, searched recursively' + d)
+    p.add_argument('--test-list', metavar='LIST',
+                   help='take the videos this split list names (UCF101 testlist01.txt: '
+                        '"Class/v_..._gXX_cYY.avi" per line) from --test-dir')
+    add_frame_options(p)
     p.add_argument('-s', '--steps', type=int, default=constants.TEST_STEPS,
                    help='frames predicted recursively' + d)
     p.add_argument('--stride', type=int, help="frames between window starts (default: the "
@@ -129,11 +135,12 @@ def main(argv):
         raise UserError('--batch-size and --max-windows must be at least 1, --gifs at least 0')
     if args.stride is not None and args.stride < 1:
         raise UserError('--stride must be at least 1')
+    check_frame_options(args)
     model_path = args.model or run_folder.default_model()
     gen = run_folder.load_generator(model_path)
     hist_len = gen.config.hist_len
     videos = predict.load_videos(args.test_dir, hist_len + args.steps, gen.config,
-                                 'one test window')
+                                 'one test window', frame_options(args), args.test_list)
     windows = predict.make_windows(videos, args.steps, args.stride or hist_len + args.steps,
                                    hist_len, args.max_windows)
     sizes = {videos[name].shape[1:3] for name, _ in windows}

@@ -1,12 +1,19 @@
-"""Cut motion-filtered training clips out of one video, all at once.
+"""Cut motion-filtered training clips out of one video, streamed in two passes.
 
 The reference code (``../shared/bench/ref_process_dyelax.py``) reads five full
 frames from disk per clip and tries random crops one by one. Here the motion of
-every possible crop of a video is known from one pass: the squared difference of
-consecutive frames, summed over HIST_LEN pairs and over a CROP_SIZE window, is a
-box sum that integral images give for all (start, y, x) at once. Sums run in
+every possible crop is known at once: the squared difference of consecutive
+frames, summed over hist_len pairs and over a CROP_SIZE window, is a box sum that
+integral images give for all (start, y, x) of a block of starts. Sums run in
 integers on the 0..255 scale, so the threshold test is exact.
+
+Frames stream through a buffer of one block of starts plus hist_len frames, so
+memory does not grow with the video's length. The first pass finds the moving
+crops of every start (``MotionIndex``); the clips are then drawn (``plan``), and
+the second pass cuts them, in order of start.
 """
+import tempfile
+
 import numpy
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -36,7 +43,9 @@ def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
     for s0 in range(0, starts, _BLOCK):
         s1 = min(starts, s0 + _BLOCK)
         chunk = frames[s0:s1 + hist_len].astype(numpy.int32)
-        pair = numpy.square(chunk[1:] - chunk[:-1]).sum(axis=3, dtype=numpy.int32)
+        d = chunk[1:] - chunk[:-1]
+        d *= d
+        pair = d[..., 0] + d[..., 1] + d[..., 2]  # faster than a sum over the last axis
         cum = numpy.zeros((len(pair) + 1, h, w), numpy.int32)
         numpy.cumsum(pair, axis=0, out=cum[1:])
         window = cum[hist_len:] - cum[:-hist_len]                 # (n, h, w)
@@ -49,43 +58,92 @@ def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
     return mask
 
 
-def sample_positions(mask, num_filtered, num_unfiltered, rng, tries=constants.CROP_TRIES):
-    """(start, y, x) of ``num_filtered`` moving clips and ``num_unfiltered`` any clips.
+def blocks(frames, hist_len, block=_BLOCK):
+    """(first start, uint8 (n + hist_len, H, W, 3)) for consecutive blocks of up to
+    ``block`` clip starts of the frame stream ``frames``."""
+    buffer, first = [], 0
+    for frame in frames:
+        buffer.append(frame)
+        if len(buffer) == block + hist_len:
+            yield first, numpy.stack(buffer)
+            buffer, first = buffer[block:], first + block
+    if len(buffer) > hist_len:
+        yield first, numpy.stack(buffer)
 
-    As in the reference, a filtered clip tries up to ``tries`` random crops at a
-    random start and keeps the first that moves; unlike it, a start where none
-    moves is drawn again instead of yielding a static clip. Starts are drawn among
-    those with at least one moving crop. Returns int arrays and a bool
-    ``filtered`` flag per clip.
-    """
-    starts, ny, nx = mask.shape
-    s = rng.integers(starts, size=num_unfiltered)
+
+class MotionIndex:
+    """The first pass over a frame stream: how many crops of each start move
+    (``counts``), and which, kept as one bit per crop in a temporary file, so
+    memory stays flat however long the video is. ``shape``: the frames' (H, W, 3);
+    ``counts`` is None when they are smaller than a crop."""
+
+    def __init__(self, frames, threshold, hist_len, crop=constants.CROP_SIZE):
+        self.file = tempfile.TemporaryFile()
+        self.counts, self.shape, self.crop = [], None, crop
+        for _, chunk in blocks(frames, hist_len):
+            self.shape = chunk.shape[1:]
+            if min(self.shape[:2]) < crop:
+                self.counts = None
+                return
+            rows = moving_crops(chunk, threshold, hist_len, crop).reshape(len(chunk) - hist_len,
+                                                                           -1)
+            self.counts.append(numpy.count_nonzero(rows, axis=1))
+            self.file.write(numpy.packbits(rows, axis=1).tobytes())
+        self.counts = numpy.concatenate(self.counts) if self.counts \
+            else numpy.zeros(0, numpy.int64)
+
+    @property
+    def crops_shape(self):
+        """(rows, columns) of crop positions."""
+        return self.shape[0] - self.crop + 1, self.shape[1] - self.crop + 1
+
+    def moving(self, start):
+        """Flat (row-major) indices of the moving crops of ``start``."""
+        size = self.crops_shape[0] * self.crops_shape[1]
+        row_bytes = -(-size // 8)
+        self.file.seek(start * row_bytes)
+        bits = numpy.frombuffer(self.file.read(row_bytes), numpy.uint8)
+        return numpy.flatnonzero(numpy.unpackbits(bits, count=size))
+
+    def close(self):
+        self.file.close()
+
+
+def plan(index, num_filtered, num_unfiltered, rng):
+    """(start, y, x, filtered) of one video's clips, sorted by start:
+    ``num_unfiltered`` at uniform positions, and ``num_filtered`` that move, each at
+    a start drawn uniformly among those with a moving crop and at a crop drawn
+    uniformly among that start's moving ones."""
+    ny, nx = index.crops_shape
+    s = rng.integers(len(index.counts), size=num_unfiltered)
     y = rng.integers(ny, size=num_unfiltered)
     x = rng.integers(nx, size=num_unfiltered)
-    positions = [(s, y, x)]
-    if num_filtered:
-        moving_starts = numpy.flatnonzero(mask.any(axis=(1, 2)))
-        if not len(moving_starts):
-            raise ValueError('no crop of this video moves')
-        pending = numpy.arange(num_filtered)
-        fs = numpy.empty(num_filtered, numpy.int64)
-        fy = numpy.empty(num_filtered, numpy.int64)
-        fx = numpy.empty(num_filtered, numpy.int64)
-        while len(pending):
-            start = moving_starts[rng.integers(len(moving_starts), size=len(pending))]
-            for _ in range(tries):
-                cy = rng.integers(ny, size=len(pending))
-                cx = rng.integers(nx, size=len(pending))
-                ok = mask[start, cy, cx]
-                done = pending[ok]
-                fs[done], fy[done], fx[done] = start[ok], cy[ok], cx[ok]
-                pending, start = pending[~ok], start[~ok]
-                if not len(pending):
-                    break
-        positions.append((fs, fy, fx))
-    s, y, x = (numpy.concatenate(p) for p in zip(*positions))
+    moving = numpy.flatnonzero(index.counts)
+    if num_filtered and not len(moving):
+        raise ValueError('no crop of this video moves')
+    fs = moving[rng.integers(len(moving), size=num_filtered)] if num_filtered \
+        else numpy.zeros(0, numpy.int64)
+    rank = rng.integers(index.counts[fs])
+    fy, fx = numpy.empty_like(fs), numpy.empty_like(fs)
+    for start in numpy.unique(fs):
+        here = fs == start
+        fy[here], fx[here] = numpy.divmod(index.moving(start)[rank[here]], nx)
+    s, y, x = (numpy.concatenate(p) for p in ((s, fs), (y, fy), (x, fx)))
     filtered = numpy.arange(len(s)) >= num_unfiltered
-    return s, y, x, filtered
+    order = numpy.argsort(s, kind='stable')
+    return s[order], y[order], x[order], filtered[order]
+
+
+def cut_planned(frames, positions, hist_len, crop=constants.CROP_SIZE):
+    """The second pass: (clips, start, y, x, filtered) of the planned ``positions``,
+    block by block of starts, in start order."""
+    s, y, x, filtered = positions
+    for first, chunk in blocks(frames, hist_len):
+        lo, hi = numpy.searchsorted(s, [first, first + len(chunk) - hist_len])
+        if lo < hi:
+            part = slice(lo, hi)
+            yield (cut(chunk, s[part] - first, y[part], x[part], hist_len + 1, crop), s[part],
+                   y[part], x[part], filtered[part])
 
 
 def cut(frames, s, y, x, clip_len, crop=constants.CROP_SIZE):

@@ -19,18 +19,26 @@ from utils.evaluation import metrics
 METRICS = ('psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving')
 
 
-def load_videos(directory, min_frames, config, what):
-    """{path: uint8 frames} of the full-frame videos under ``directory`` that have
-    ``min_frames`` frames (others are skipped with a warning), checked to be large
-    enough for every scale of ``config``'s generator."""
+def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES,
+                listfile=None):
+    """{path: uint8 frames} of the full-frame videos under ``directory`` (or those
+    ``listfile`` names there) that have ``min_frames`` frames (others are skipped
+    with a warning), read with ``options`` and checked to be large enough for every
+    scale of ``config``'s generator."""
     videos = {}
-    for path, _ in framelib.usable_videos(directory, min_frames, what):
-        frames = framelib.read_video(path)
+    for path, _ in framelib.usable_videos(directory, min_frames, what, options, listfile):
+        try:
+            frames = framelib.read_video(path, options)
+        except framelib.VideoError as e:  # decodes in part only
+            warn('{}; skipped'.format(e))
+            continue
         if min(frames.shape[1:3]) < config.min_frame_size:
             raise UserError('{}: frames are {}x{}; the generator needs at least {} pixels a side '
                             'for its {} scales'.format(path, frames.shape[2], frames.shape[1],
                                                        config.min_frame_size, config.num_scales))
         videos[path] = frames
+    if not videos:
+        raise UserError('{}: no video could be decoded; see the warnings above'.format(directory))
     return videos
 
 
