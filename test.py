@@ -139,11 +139,19 @@ def main(argv):
     model_path = args.model or run_folder.default_model()
     gen = run_folder.load_generator(model_path)
     hist_len = gen.config.hist_len
-    videos = predict.load_videos(args.test_dir, hist_len + args.steps, gen.config,
-                                 'one test window', frame_options(args), args.test_list)
-    windows = predict.make_windows(videos, args.steps, args.stride or hist_len + args.steps,
-                                   hist_len, args.max_windows)
-    sizes = {videos[name].shape[1:3] for name, _ in windows}
+    stride = args.stride or hist_len + args.steps
+
+    def windows_of(videos, quiet=False):
+        return predict.make_windows(videos.counts, args.steps, stride, hist_len,
+                                    args.max_windows, quiet)
+
+    # Only the videos the windows need are read, one or two at a time.
+    videos = predict.load_videos(
+        args.test_dir, hist_len + args.steps, gen.config, 'one test window', frame_options(args),
+        args.test_list, enough=lambda v: args.max_windows and len(windows_of(v, True)) >=
+        args.max_windows)
+    windows = windows_of(videos)
+    sizes = {videos.shapes[name][:2] for name, _ in windows}
     if args.save_predictions and len(sizes) > 1:
         raise UserError('{}: --save-predictions needs test videos of one frame size, not {}; '
                         'test each size apart'.format(args.test_dir, ', '.join(

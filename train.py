@@ -213,8 +213,10 @@ def resolve(args, comm=None):
         args.l_num, args.alpha_num, adversarial)
     eval_videos = None
     if args.eval_interval and os.path.isdir(args.eval_dir):
-        eval_videos = predict.load_videos(args.eval_dir, config.clip_len, config,
-                                          'the full-frame evaluation')
+        # Only as many videos as the evaluation's windows need, kept in memory.
+        eval_videos = predict.load_videos(
+            args.eval_dir, config.clip_len, config, 'the full-frame evaluation',
+            enough=lambda v: len(v) >= args.eval_windows, keep=None)
     plan = Plan(config, adversarial, dtype, device, _dataset(args, config, comm), terms,
                 snapshot, load, eval_videos)
     if snapshot:
@@ -299,7 +301,7 @@ def _extend_reporting(trainer, args, plan):
         entries += ['dis/loss', 'dis/accuracy']
     entries.append('psnr')
     if plan.eval_videos:
-        windows = predict.make_windows(plan.eval_videos, 1, plan.config.clip_len,
+        windows = predict.make_windows(plan.eval_videos.counts, 1, plan.config.clip_len,
                                        plan.config.hist_len, args.eval_windows)
         trainer.extend(ext.FullFrameEvaluation(plan.eval_videos, windows),
                        trigger=(args.eval_interval, 'iteration'))

@@ -57,7 +57,7 @@ def test_the_best_generator_is_kept_through_a_fall_and_a_resume(peaked_run, fram
     # The kept file is that generator: scored again, it gives the recorded PSNR.
     gen = run_folder.load_generator(str(out / 'BEST_ADVERSARIAL.model'))
     videos = predict.load_videos(str(frames_dir / 'test'), 5, gen.config, 'a window')
-    windows = predict.make_windows(videos, 1, 5, 4, 2)
+    windows = predict.make_windows(videos.counts, 1, 5, 4, 2)
     again = predict.evaluate(gen, videos, windows, 1, chainer.get_device('@numpy'))
     assert again.per_step()[0]['model']['psnr'] == pytest.approx(record['eval/psnr'])
     assert run_folder.default_model(str(out)) == str(out / 'BEST_ADVERSARIAL.model')

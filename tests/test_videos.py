@@ -17,6 +17,7 @@ from conftest import run_cli
 from models import checkpoint
 from utils.data import frames as framelib
 from utils.data import shards
+from utils.evaluation import predict
 
 
 def _write(path, frames, lossless):
@@ -185,3 +186,17 @@ def test_nothing_usable_or_a_missing_listed_video_is_one_line(pacman, tmp_path, 
     assert {'none-usable': 'videos: no video could be decoded; see the warnings above',
             'missing-listed': 'list.txt: lists v_B_g01_c01.avi, which is not in'}[case] in lines[0]
     assert not shards.shard_paths(str(tmp_path / 'c'))
+
+
+def test_test_videos_are_read_as_needed_and_not_kept(pacman, tmp_path):
+    for k in range(4):
+        _write(tmp_path / 'v{}.avi'.format(k), pacman[:10 + k], lossless=True)
+    config = models.model_config('tiny')
+    # enough windows after two videos: the others are not even decoded
+    videos = predict.load_videos(str(tmp_path), 6, config, 'a window',
+                                 enough=lambda v: len(v) >= 2)
+    assert list(videos.counts.values()) == [10, 11]
+    videos = predict.load_videos(str(tmp_path), 6, config, 'a window')
+    for path in videos:
+        assert len(videos[path]) == videos.counts[path]
+    assert len(videos._cache) == 2  # the last two read, not all four

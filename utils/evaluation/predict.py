@@ -6,6 +6,9 @@ used (up to ``max_windows`` in all). Each prediction is fed back as the newest
 input frame. Scores are per predicted step, averaged over windows, for the model
 and for the copy-last-frame baseline, both through the same code.
 """
+import collections
+import collections.abc
+
 import chainer
 import numpy
 
@@ -19,24 +22,56 @@ from utils.evaluation import metrics
 METRICS = ('psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving')
 
 
+class Videos(collections.abc.Mapping):
+    """Full-frame videos by path, decoded when first used and the last ``keep`` kept
+    (None: all): windows are scored video by video, so a long test list never sits
+    in memory whole. ``counts`` and ``shapes``: each video's frames and their shape."""
+
+    def __init__(self, options, keep=2):
+        self.options, self.keep = options, keep
+        self.counts, self.shapes = {}, {}
+        self._cache = collections.OrderedDict()
+
+    def __getitem__(self, path):
+        if path not in self._cache:
+            self._cache[path] = framelib.read_video(path, self.options)
+            while self.keep is not None and len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
+        return self._cache[path]
+
+    def __iter__(self):
+        return iter(self.counts)
+
+    def __len__(self):
+        return len(self.counts)
+
+
 def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES,
-                listfile=None):
-    """{path: uint8 frames} of the full-frame videos under ``directory`` (or those
-    ``listfile`` names there) that have ``min_frames`` frames (others are skipped
-    with a warning), read with ``options`` and checked to be large enough for every
-    scale of ``config``'s generator."""
-    videos = {}
+                listfile=None, enough=None, keep=2):
+    """``Videos`` under ``directory`` (or those ``listfile`` names there) that decode
+    to at least ``min_frames`` frames (others are skipped with a warning), checked to
+    be large enough for every scale of ``config``'s generator. Each is decoded once
+    here to know it is whole; none is kept. Stops when ``enough(videos)``."""
+    videos = Videos(options, keep)
     for path, _ in framelib.usable_videos(directory, min_frames, what, options, listfile):
+        count, shape = 0, None
         try:
-            frames = framelib.read_video(path, options)
+            for frame in framelib.iter_frames(path, options):
+                count, shape = count + 1, frame.shape
         except framelib.VideoError as e:  # decodes in part only
             warn('{}; skipped'.format(e))
             continue
-        if min(frames.shape[1:3]) < config.min_frame_size:
+        if count < min_frames:
+            warn('{}: skipped, it decodes to {} frames and {} needs at least {}'.format(
+                path, count, what, min_frames))
+            continue
+        if min(shape[:2]) < config.min_frame_size:
             raise UserError('{}: frames are {}x{}; the generator needs at least {} pixels a side '
-                            'for its {} scales'.format(path, frames.shape[2], frames.shape[1],
+                            'for its {} scales'.format(path, shape[1], shape[0],
                                                        config.min_frame_size, config.num_scales))
-        videos[path] = frames
+        videos.counts[path], videos.shapes[path] = count, shape
+        if enough is not None and enough(videos):
+            break
     if not videos:
         raise UserError('{}: no video could be decoded; see the warnings above'.format(directory))
     return videos
@@ -46,14 +81,15 @@ def window_starts(num_frames, steps, stride, hist_len):
     return list(range(0, num_frames - (hist_len + steps) + 1, stride))
 
 
-def make_windows(videos, steps, stride, hist_len, max_windows=None):
-    """[(video name, start)] over ``videos`` (name -> uint8 frames), shorter ones skipped."""
+def make_windows(counts, steps, stride, hist_len, max_windows=None, quiet=False):
+    """[(video name, start)] over videos of ``counts`` (name -> frames), shorter ones
+    skipped (with a warning unless ``quiet``)."""
     windows = []
-    for name, frames in videos.items():
-        starts = window_starts(len(frames), steps, stride, hist_len)
-        if not starts:
+    for name, count in counts.items():
+        starts = window_starts(count, steps, stride, hist_len)
+        if not starts and not quiet:
             warn('{}: skipped, its {} frames are fewer than one window ({} inputs + {} '
-                 'steps)'.format(name, len(frames), hist_len, steps))
+                 'steps)'.format(name, count, hist_len, steps))
         windows += [(name, s) for s in starts]
     if not windows:
         raise UserError('no test video has the {} frames one window needs; lower --steps or '
