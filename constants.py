@@ -78,6 +78,11 @@ PRESET = 'paper'
 D_CONDITIONED = True
 # Add the upscaled previous prediction before the tanh (the authors' Torch code).
 RESIDUAL = False
+# Each scale predicts mask * last input frame + (1 - mask) * generated frame
+# (train.py --copy-mask); the mask's initial bias makes it start near "copy"
+# (sigmoid(2) = 0.88).
+COPY_MASK = False
+COPY_MASK_BIAS = 2.0
 
 # --- training ------------------------------------------------------------------
 BATCH_SIZE = 8

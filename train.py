@@ -64,6 +64,9 @@ def build_parser():
                         "file's)".format(constants.PRESET))
     p.add_argument('--residual', action='store_const', const=True,
                    help="add the upscaled previous scale before the tanh (the Torch code's)")
+    p.add_argument('--copy-mask', action='store_const', const=True,
+                   help='G predicts a mask at each scale and copies the last input frame where '
+                        'it says so, generating the rest')
     p.add_argument('--d-frame-only', dest='d_conditioned', action='store_const', const=False,
                    help='D sees the frame alone (TF code), not the history with it (paper)')
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
@@ -151,7 +154,8 @@ def _model_options(args, source):
     saved = source.options() if source else {}
     defaults = dict(preset=constants.PRESET, residual=constants.RESIDUAL,
                     d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
-                    num_scales=constants.NUM_SCALES, adversarial=True)
+                    num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
+                    adversarial=True)
     options = {}
     for name in MODEL_OPTIONS:
         given, kept = getattr(args, name), saved.get(name)

@@ -37,6 +37,8 @@ VARIANTS = {
     'adv_gdl': ([], 'Adv+GDL'),
     'adv_gdl_residual': (['--residual'], 'Adv+GDL residual'),
     'adv_gdl_frame_only': (['--d-frame-only'], 'Adv+GDL, D frame only'),
+    'adv_gdl_copy_mask': (['--copy-mask'], 'Adv+GDL, copy mask'),
+    'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
 }
 DEFAULT_VARIANTS = ['l2', 'gdl', 'adv_gdl']
 METRICS = (('psnr', 'PSNR'), ('ssim', 'SSIM'), ('sharpdiff', 'sharp. diff'),

@@ -12,9 +12,9 @@ import constants
 from utils.errors import UserError
 
 # Fields a saved generator must agree on to load into a generator of a config.
-GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales')
+GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales', 'copy_mask')
 # The options of ``model_config``: what a user chooses; the rest follows.
-OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales')
+OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'copy_mask')
 
 
 def _tuples(table):
@@ -36,6 +36,7 @@ class ModelConfig:
     hist_len: int
     num_scales: int
     crop_size: int
+    copy_mask: bool = False  # files written before this option existed have none
 
     def __post_init__(self):
         for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
@@ -43,9 +44,10 @@ class ModelConfig:
             if len(getattr(self, name)) != self.num_scales:
                 raise ValueError('{} has {} rows for {} scales'.format(
                     name, len(getattr(self, name)), self.num_scales))
+        outputs = self.frame_channels + (1 if self.copy_mask else 0)
         for k, (maps, kernels) in enumerate(zip(self.g_maps, self.g_kernels)):
             inputs = self.frame_channels * (self.hist_len + (1 if k else 0))
-            if maps[0] != inputs or maps[-1] != self.frame_channels \
+            if maps[0] != inputs or maps[-1] != outputs \
                     or len(maps) != len(kernels) + 1:
                 raise ValueError('generator scale {} ({} maps, {} kernels) does not fit a '
                                  'history of {} frames'.format(k, maps, kernels, self.hist_len))
@@ -85,9 +87,10 @@ def _narrow(table, div):
 
 def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
-                 num_scales=constants.NUM_SCALES):
+                 num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
-    tables) and a history of ``hist_len`` frames."""
+    tables) and a history of ``hist_len`` frames; with ``copy_mask`` each scale
+    outputs a mask channel too (see ``Generator``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
@@ -99,7 +102,8 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
     div = constants.PRESETS[preset]
     c = ModelConfig.frame_channels
-    g_maps = [[c * hist_len if k == 0 else c * (hist_len + 1)] + list(hidden) + [c]
+    g_maps = [[c * hist_len if k == 0 else c * (hist_len + 1)] + list(hidden)
+              + [c + (1 if copy_mask else 0)]
               for k, hidden in enumerate(constants.PAPER_G_HIDDEN[rows - num_scales:])]
     last = slice(rows - num_scales, None)
     return ModelConfig(
@@ -109,4 +113,4 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         d_fc=[[max(4, w // div) if w > 1 else 1 for w in row]
               for row in constants.PAPER_D_FC[last]],
         residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
-        num_scales=num_scales, crop_size=constants.CROP_SIZE)
+        num_scales=num_scales, crop_size=constants.CROP_SIZE, copy_mask=bool(copy_mask))

@@ -3,8 +3,9 @@ import chainer
 import chainer.functions as F
 import numpy
 
-from models.tower import ConvTower
+import constants
 from models import pyramid
+from models.tower import ConvTower
 
 
 class Generator(chainer.Chain):
@@ -13,6 +14,12 @@ class Generator(chainer.Chain):
     Scale 0 sees the downscaled history; scale k > 0 also sees the prediction of
     scale k - 1 upscaled to its size. SAME padding keeps it fully convolutional,
     so weights trained on crops predict full frames of any size.
+
+    With ``config.copy_mask`` each scale also outputs a mask m and predicts
+    ``m * last input frame + (1 - m) * generated``: what does not move is copied
+    exactly, and the towers spend their capacity on what moves. The mask starts
+    near "copy" (``constants.COPY_MASK_BIAS``), so training starts from the
+    copy-last-frame prediction rather than from noise.
     """
 
     def __init__(self, config):
@@ -22,6 +29,9 @@ class Generator(chainer.Chain):
             self.towers = chainer.ChainList(*[
                 ConvTower(maps, kernels, same=True, last_relu=False)
                 for maps, kernels in zip(config.g_maps, config.g_kernels)])
+        if config.copy_mask:
+            for tower in self.towers:
+                tower[-1].b.array[config.frame_channels:] = constants.COPY_MASK_BIAS
 
     @property
     def dtype(self):
@@ -29,17 +39,22 @@ class Generator(chainer.Chain):
 
     def forward(self, history_pyramid):
         """[prediction at each scale], coarsest first, each in [-1, 1], in ``self.dtype``."""
+        c = self.config.frame_channels
         predictions = []
         for tower, history in zip(self.towers, history_pyramid):
             history = F.cast(history, self.dtype)
             if predictions:
                 previous = pyramid.resize(predictions[-1], history.shape[2:])
                 out = tower(F.concat([history, previous], axis=1))
-                if self.config.residual:
-                    out = out + previous
+                image = out[:, :c] + previous if self.config.residual else out[:, :c]
             else:
                 out = tower(history)
-            predictions.append(F.tanh(out))
+                image = out[:, :c]
+            prediction = F.tanh(image)
+            if self.config.copy_mask:
+                keep = F.broadcast_to(F.sigmoid(out[:, c:]), prediction.shape)
+                prediction = keep * history[:, -c:] + (1 - keep) * prediction
+            predictions.append(prediction)
         return predictions
 
     def predict(self, history):

@@ -117,3 +117,31 @@ def test_model_file_whose_weights_do_not_fit_its_configuration(tmp_path):
 def test_unknown_preset():
     with pytest.raises(UserError, match='unknown preset "huge"; choose one of paper, small, tiny'):
         models.model_config('huge')
+
+
+def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
+    history = numpy.random.default_rng(0).uniform(-1, 1, (2, 12, 32, 32)).astype(numpy.float32)
+    config = models.model_config('tiny', copy_mask=True)
+    assert all(maps[-1] == 4 for maps in config.g_maps)  # RGB and the mask's logit
+    gen = models.Generator(config)
+    last = history[:, -3:]
+    plain = models.Generator(models.model_config('tiny')).predict(history).array
+    masked = gen.predict(history).array
+    assert numpy.abs(masked - last).mean() < 0.2 * numpy.abs(plain - last).mean()
+    for tower in gen.towers:  # a mask that says "copy" everywhere gives the last frame
+        tower[-1].b.array[3:] = 50
+    assert numpy.allclose(gen.predict(history).array, last, atol=1e-6)
+    for tower in gen.towers:  # and one that says "generate" the generated frame alone
+        tower[-1].b.array[3:] = -50
+    generated = gen.predict(history).array
+    assert numpy.abs(generated - last).mean() > 0.3
+
+
+def test_copy_mask_is_saved_and_old_files_have_none(tmp_path):
+    config = models.model_config('tiny', copy_mask=True)
+    path = str(tmp_path / 'g.model')
+    checkpoint.save(path, models.Generator(config), config)
+    assert run_folder.load_generator(path).config.copy_mask
+    old = dict(models.model_config('tiny').to_dict())
+    del old['copy_mask']
+    assert not models.ModelConfig.from_dict(old).copy_mask
