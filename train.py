@@ -152,9 +152,8 @@ def _model_options(args, source):
     """The model options of this run: given on the command line, else the resumed or
     loaded file's, else the defaults. Contradicting the file is refused."""
     saved = source.options() if source else {}
-    defaults = dict(preset=constants.PRESET, residual=constants.RESIDUAL,
-                    d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
-                    num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
+    default_config = models.model_config()
+    defaults = dict({name: getattr(default_config, name) for name in models.config.OPTIONS},
                     adversarial=True)
     options = {}
     for name in MODEL_OPTIONS:
@@ -220,7 +219,8 @@ def resolve(args, comm=None):
         # Only as many videos as the evaluation's windows need, kept in memory.
         eval_videos = predict.load_videos(
             args.eval_dir, config.clip_len, config, 'the full-frame evaluation',
-            enough=lambda v: len(v) >= args.eval_windows, keep=None)
+            enough=(lambda v: len(v) >= args.eval_windows) if args.eval_windows else None,
+            keep=None)
     plan = Plan(config, adversarial, dtype, device, _dataset(args, config, comm), terms,
                 snapshot, load, eval_videos)
     if snapshot:
