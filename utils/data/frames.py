@@ -244,13 +244,13 @@ def count_frames(video, options=ALL_FRAMES):
     return options.count(decoded)
 
 
-def usable_videos(root, min_frames, what, options=ALL_FRAMES, listfile=None):
-    """(path, frame count) of the videos under ``root`` (or in ``listfile``) that decode
-    and have at least ``min_frames`` frames; the others are skipped with a warning."""
-    kept = []
-    for video in list_videos(root, listfile):
+def usable(videos, count, min_frames, what):
+    """(video, ``count(video)``) of the ``videos`` that ``count`` can read and that
+    have ``min_frames`` frames, lazily; the others are skipped with a warning that
+    names them and the reason."""
+    for video in videos:
         try:
-            n = count_frames(video, options)
+            n = count(video)
         except VideoError as e:
             warn('{}; skipped'.format(e))
             continue
@@ -258,7 +258,14 @@ def usable_videos(root, min_frames, what, options=ALL_FRAMES, listfile=None):
             warn('{}: skipped, it has {} frames and {} needs at least {}'.format(
                 video, n, what, min_frames))
             continue
-        kept.append((video, n))
+        yield video, n
+
+
+def usable_videos(root, min_frames, what, options=ALL_FRAMES, listfile=None):
+    """(path, frame count) of the videos under ``root`` (or in ``listfile``) that open,
+    whose first frame decodes and that have at least ``min_frames`` frames."""
+    kept = list(usable(list_videos(root, listfile), lambda v: count_frames(v, options),
+                       min_frames, what))
     if not kept:
         raise UserError('{}: no video has the {} frames that {} needs'.format(
             root, min_frames, what))

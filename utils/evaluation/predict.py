@@ -53,23 +53,22 @@ def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES
     be large enough for every scale of ``config``'s generator. Each is decoded once
     here to know it is whole; none is kept. Stops when ``enough(videos)``."""
     videos = Videos(options, keep)
-    for path, _ in framelib.usable_videos(directory, min_frames, what, options, listfile):
-        count, shape = 0, None
-        try:
-            for frame in framelib.iter_frames(path, options):
-                count, shape = count + 1, frame.shape
-        except framelib.VideoError as e:  # decodes in part only
-            warn('{}; skipped'.format(e))
-            continue
-        if count < min_frames:
-            warn('{}: skipped, it decodes to {} frames and {} needs at least {}'.format(
-                path, count, what, min_frames))
-            continue
+
+    def decoded_frames(path):  # the whole video decodes, and into how many frames
+        count = 0
+        for frame in framelib.iter_frames(path, options):
+            count, videos.shapes[path] = count + 1, frame.shape
+        return count
+
+    listed = [path for path, _ in framelib.usable_videos(directory, min_frames, what, options,
+                                                         listfile)]
+    for path, count in framelib.usable(listed, decoded_frames, min_frames, what):
+        shape = videos.shapes[path]
         if min(shape[:2]) < config.min_frame_size:
             raise UserError('{}: frames are {}x{}; the generator needs at least {} pixels a side '
                             'for its {} scales'.format(path, shape[1], shape[0],
                                                        config.min_frame_size, config.num_scales))
-        videos.counts[path], videos.shapes[path] = count, shape
+        videos.counts[path] = count
         if enough is not None and enough(videos):
             break
     if not videos:
