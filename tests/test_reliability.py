@@ -66,8 +66,14 @@ def test_sigkill_at_random_moments_never_loses_more_than_an_interval(clip_dirs, 
     reached = 0
     for attempt in range(10):
         argv = cmd + (['-r'] if attempt else [])
+        before = _iteration(tmp_path)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(2.5, 5.0))  # start-up takes ~2 s: kill during training or writes
+        # Start-up takes from 2 s to much longer on a busy machine: once this run has
+        # written a snapshot, it is training; kill it during training or writes.
+        deadline = time.time() + 120
+        while _iteration(tmp_path) <= before and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0, 2.5))
         proc.kill()
         _, err = proc.communicate()
         assert 'Traceback' not in err, err
