@@ -16,6 +16,7 @@ import os
 import random
 import signal
 import sys
+import warnings
 
 import numpy
 
@@ -289,7 +290,13 @@ def build_trainer(args, plan, comm=None):
             n_retains=args.snapshots_kept), trigger=save_point)
         trainer.extend(ext.save_model, trigger=save_point, name='save_model')
     if plan.snapshot:
-        checkpoint.load_into(plan.snapshot.path, trainer, plan.snapshot.arrays, 'snapshot')
+        with warnings.catch_warnings():
+            # A snapshot written before an extension existed lacks its trigger's
+            # state; Chainer then warns and takes it from the current iteration,
+            # which is right for the interval triggers used here.
+            warnings.filterwarnings('ignore', message='The previous value of',
+                                    category=UserWarning)
+            checkpoint.load_into(plan.snapshot.path, trainer, plan.snapshot.arrays, 'snapshot')
     if comm:
         optimizer_lib.synchronize(optimizers, comm)
     return trainer
