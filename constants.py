@@ -105,7 +105,7 @@ LOADER_PROCESSES = 1
 # Divergence warnings (train.py --divergence-*): G's loss over the last tenth of
 # the window averaging this many times its average over the window before it (a
 # diverging small-preset run's loss tripled within 250 iterations; in a healthy
-# one's first 1,400 iterations the ratio never passed 1.1), or the evaluation
+# one's first 2,800 iterations the ratio never passed 1.2), or the evaluation
 # PSNR falling this many dB below the best.
 DIVERGENCE_LOSS_FACTOR = 2.0
 DIVERGENCE_WINDOW = 200
