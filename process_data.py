@@ -69,11 +69,9 @@ def _cut_video(job, paths):
     pending = []  # (clips, start, y, x, filtered) not written yet
 
     def write(final):
-        while pending:
+        """Write full shards (and with ``final`` the rest) of the pending clips."""
+        while pending and (final or sum(len(p[0]) for p in pending) >= constants.SHARD_SIZE):
             arrays = [numpy.concatenate(a) for a in zip(*pending)]
-            if len(arrays[0]) < constants.SHARD_SIZE and not final:
-                pending[:] = [arrays]
-                return
             head = [a[:constants.SHARD_SIZE] for a in arrays]
             rest = [a[constants.SHARD_SIZE:] for a in arrays]
             pending[:] = [rest] if len(rest[0]) else []
