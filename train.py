@@ -226,6 +226,7 @@ def resolve(args, comm=None):
                 snapshot, load, eval_videos)
     if snapshot:
         _check_snapshot(plan, args.data)
+        run_folder.best_record(args.out, adversarial)  # the best so far, read when evaluating
     return plan
 
 

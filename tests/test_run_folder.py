@@ -17,6 +17,7 @@ from utils import pixels, run_folder
 from utils.data import clips as cliplib
 from utils.data import frames as framelib
 from utils.data import shards
+from utils.errors import UserError
 from utils.evaluation import predict
 
 FAST = ['--preset', 'tiny', '--no-progress', '--sample-interval', '0', '--loaderjobs', '0',
@@ -168,3 +169,10 @@ def test_one_run_per_folder_and_a_killed_run_resumes(clip_dirs, tmp_path, capsys
     reached = int(os.path.basename(run_folder.snapshot_paths(str(tmp_path))[0])[14:-4])
     code, text, err = run_cli(train.main, argv + ['-i', str(reached + 1), '-r'], capsys)
     assert code == 0 and 'at iteration {}'.format(reached) in text, err
+
+
+def test_a_broken_best_record_is_one_line(tmp_path):
+    (tmp_path / 'BEST_ADVERSARIAL.json').write_text('[1, 2]')
+    with pytest.raises(UserError, match='BEST_ADVERSARIAL.json: not a best-model record'):
+        run_folder.best_record(str(tmp_path), True)
+    assert run_folder.best_record(str(tmp_path), False) is None

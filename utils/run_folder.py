@@ -160,7 +160,14 @@ def load_generator(path, expected=None):
 def best_record(out, adversarial):
     """{iteration, scores} of the best generator kept in ``out``, or None."""
     path = best_record_path(out, adversarial)
-    return safe_io.read_json(path) if os.path.exists(path) else None
+    if not os.path.exists(path):
+        return None
+    record = safe_io.read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get('eval/psnr'), (int, float)) \
+            or not isinstance(record.get('iteration'), int):
+        raise UserError('{}: not a best-model record of this project; delete it and its '
+                        '.model to keep a new best'.format(path))
+    return record
 
 
 def write_best(out, gen, adversarial, record):
