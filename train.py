@@ -319,7 +319,7 @@ def _extend_reporting(trainer, args, plan):
                        trigger=(args.eval_interval, 'iteration'))
         trainer.extend(ext.KeepBest(), trigger=(args.eval_interval, 'iteration'))
         entries += ['eval/psnr', 'eval/psnr_moving']
-    trainer.extend(extensions.PrintReport(entries))
+    trainer.extend(ext.PrintReport(entries))
     if not args.no_progress:
         trainer.extend(extensions.ProgressBar(update_interval=1))
     if extensions.PlotReport.available():

@@ -44,6 +44,9 @@ def test_resume_is_exact(clip_dirs, tmp_path, capsys):
     code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '6', '-r', *common)
     assert code == 0, err
     assert 'resumed from' in out and 'snapshot_iter_3.npz at iteration 3' in out
+    rows = [l.replace('\x1b[J', '').split() for l in out.splitlines()]  # PrintReport's escapes
+    printed = [r[0] for r in rows if r and r[0].isdigit()]
+    assert printed == ['4', '6']  # not the log restored from the snapshot again
     a = numpy.load(tmp_path / 'a' / 'snapshot_iter_6.npz')
     b = numpy.load(tmp_path / 'b' / 'snapshot_iter_6.npz')
     state = [k for k in a.files if k.startswith('updater/')]

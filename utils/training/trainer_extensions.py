@@ -1,13 +1,15 @@
 """Trainer extensions: the model saved beside each snapshot, the best model kept,
-sample pictures, full-frame evaluation, divergence noticed, and a clean stop on
-SIGINT/SIGTERM."""
+sample pictures, full-frame evaluation, divergence noticed, a clean stop on
+SIGINT/SIGTERM, and a printed log that resumes where it stopped."""
 import collections
 import os
 import signal
+import sys
 
 import chainer
 import numpy
 from chainer import training
+from chainer.training import extensions
 
 from models import checkpoint
 from utils import pixels, run_folder, workers
@@ -21,6 +23,23 @@ def save_model(trainer):
     path = run_folder.model_path(trainer.out, trainer.updater.adversarial)
     checkpoint.save(path, gen, gen.config)
     return path
+
+
+class PrintReport(extensions.PrintReport):
+    """Chainer's PrintReport, printing after a resume only what is new: Chainer's own
+    does not keep how much of the log it printed, and prints the whole restored log
+    (thousands of lines for a long run) again. It prints to the ``sys.stdout`` of
+    when it is made (Chainer's default is the one of when Chainer was imported), so
+    a caller that redirects stdout gets the table too."""
+
+    def __init__(self, entries, log_report='LogReport', out=None):
+        super().__init__(entries, log_report, out or sys.stdout)
+
+    def initialize(self, trainer):
+        log_report = self._log_report
+        if isinstance(log_report, str):
+            log_report = trainer.get_extension(log_report)
+        self._log_len = len(log_report.log)
 
 
 class SampleImages(training.Extension):
