@@ -88,7 +88,7 @@ def _run(cmd, log):
 def _trained_to(out):
     """The iteration the newest snapshot in ``out`` reached (0: none)."""
     paths = run_folder.snapshot_paths(out)
-    return int(run_folder.SNAPSHOT_RE.match(os.path.basename(paths[0])).group(1)) if paths else 0
+    return run_folder.snapshot_iteration(paths[0]) if paths else 0
 
 
 def train(args, variant, extra):

@@ -166,7 +166,7 @@ def test_one_run_per_folder_and_a_killed_run_resumes(clip_dirs, tmp_path, capsys
         assert 'in use by another train.py (pid {})'.format(first.pid) in lines[0]
     first.kill()
     first.communicate()
-    reached = int(os.path.basename(run_folder.snapshot_paths(str(tmp_path))[0])[14:-4])
+    reached = run_folder.snapshot_iteration(run_folder.snapshot_paths(str(tmp_path))[0])
     code, text, err = run_cli(train.main, argv + ['-i', str(reached + 1), '-r'], capsys)
     assert code == 0 and 'at iteration {}'.format(reached) in text, err
 

@@ -56,10 +56,15 @@ def snapshot_path(out, iteration):
     return os.path.join(out, '{}{}.npz'.format(constants.SNAPSHOT_PREFIX, iteration))
 
 
+def snapshot_iteration(path):
+    """The iteration in a snapshot's name."""
+    return int(SNAPSHOT_RE.match(os.path.basename(path)).group(1))
+
+
 def snapshot_paths(out):
     """Snapshots in ``out``, newest (highest iteration) first."""
-    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(out, '*.npz'))
-             for m in [SNAPSHOT_RE.match(os.path.basename(p))] if m]
+    found = [(snapshot_iteration(p), p) for p in glob.glob(os.path.join(out, '*.npz'))
+             if SNAPSHOT_RE.match(os.path.basename(p))]
     return [p for _, p in sorted(found, reverse=True)]
 
 

@@ -34,10 +34,14 @@ class Videos(collections.abc.Mapping):
 
     def __getitem__(self, path):
         if path not in self._cache:
-            self._cache[path] = framelib.read_video(path, self.options)
-            while self.keep is not None and len(self._cache) > self.keep:
-                self._cache.popitem(last=False)
+            self.store(path, framelib.read_video(path, self.options))
         return self._cache[path]
+
+    def store(self, path, frames):
+        """Keep ``frames``, already decoded, as ``path``'s."""
+        self._cache[path] = frames
+        while self.keep is not None and len(self._cache) > self.keep:
+            self._cache.popitem(last=False)
 
     def __iter__(self):
         return iter(self.counts)
@@ -50,15 +54,17 @@ def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES
                 listfile=None, enough=None, keep=2):
     """``Videos`` under ``directory`` (or those ``listfile`` names there) that decode
     to at least ``min_frames`` frames (others are skipped with a warning), checked to
-    be large enough for every scale of ``config``'s generator. Each is decoded once
-    here to know it is whole; none is kept. Stops when ``enough(videos)``."""
+    be large enough for every scale of ``config``'s generator. Each is decoded here
+    to know it is whole, and kept as ``Videos`` keeps what it reads, so the first
+    windows need not decode it again. Stops when ``enough(videos)``."""
     videos = Videos(options, keep)
 
     def decoded_frames(path):  # the whole video decodes, and into how many frames
-        count = 0
-        for frame in framelib.iter_frames(path, options):
-            count, videos.shapes[path] = count + 1, frame.shape
-        return count
+        frames = list(framelib.iter_frames(path, options))
+        if len(frames) >= min_frames:
+            videos.shapes[path] = frames[0].shape
+            videos.store(path, numpy.stack(frames))
+        return len(frames)
 
     listed = [path for path, _ in framelib.usable_videos(directory, min_frames, what, options,
                                                          listfile)]
