@@ -74,6 +74,9 @@ PRESETS = {
     'tiny': 16,    # widths / 16: tests and the demo
 }
 PRESET = 'paper'
+# Bytes of im2col columns built at once by models/conv.py when no gradient is
+# needed (inference): a block that stays in cache between its copy and its product.
+CONV_BLOCK_BYTES = 8 << 20
 # D sees the history with the frame (the paper) rather than the frame alone (TF code).
 D_CONDITIONED = True
 # Add the upscaled previous prediction before the tanh (the authors' Torch code).

@@ -1,6 +1,5 @@
 """A stack of convolutions with ReLU between them: the building block of every scale."""
 import chainer
-import chainer.functions as F
 
 from models.conv import Convolution2D
 
@@ -27,7 +26,5 @@ class ConvTower(chainer.ChainList):
 
     def forward(self, x):
         for i, conv in enumerate(self):
-            x = conv(x)
-            if self.last_relu or i < len(self) - 1:
-                x = F.relu(x)
+            x = conv(x, relu=self.last_relu or i < len(self) - 1)
         return x

@@ -2,9 +2,11 @@
 import numpy
 import pytest
 
+import chainer
 import chainer.functions as F
 from chainer import gradient_check
 
+import constants
 import models
 import reference
 from models import checkpoint, pyramid
@@ -64,17 +66,39 @@ def test_residual_option_adds_the_previous_guess():
     assert numpy.allclose(b[1].array, expected, atol=1e-4)
 
 
+# The input gradient takes the col2im route when the layer widens (o > c) or the
+# padding exceeds k - 1, and the flipped-kernel convolution route otherwise.
 @pytest.mark.parametrize('n,c,h,w,o,k,pad', [(2, 3, 9, 7, 4, 3, 1), (2, 5, 8, 8, 3, 5, 0),
-                                            (1, 2, 6, 5, 3, 7, 3)])
-def test_gemm_convolution_matches_chainer(n, c, h, w, o, k, pad):
+                                            (1, 2, 6, 5, 3, 7, 3), (2, 6, 7, 9, 4, 5, 2),
+                                            (3, 4, 5, 6, 4, 3, 1), (1, 3, 4, 4, 2, 3, 3)])
+@pytest.mark.parametrize('relu', [False, True])
+def test_gemm_convolution_matches_chainer(n, c, h, w, o, k, pad, relu):
     rng = numpy.random.default_rng(0)
     x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, k, k)), rng.standard_normal(o)
-    y = GemmConvolution2D(pad).apply((x, W, b))[0].array
-    assert numpy.allclose(y, F.convolution_2d(x, W, b, pad=pad).array)
-    assert numpy.allclose(y, reference.conv2d(x, W, b, pad))
-    gradient_check.check_backward(lambda x, W, b: GemmConvolution2D(pad).apply((x, W, b)),
+    y = GemmConvolution2D(pad, relu).apply((x, W, b))[0].array
+    expected = F.convolution_2d(x, W, b, pad=pad).array
+    if relu:
+        expected = numpy.maximum(expected, 0)
+    assert numpy.allclose(y, expected)
+    assert numpy.allclose(y, numpy.maximum(reference.conv2d(x, W, b, pad), 0) if relu
+                          else reference.conv2d(x, W, b, pad))
+    gradient_check.check_backward(lambda x, W, b: GemmConvolution2D(pad, relu).apply((x, W, b)),
                                   (x, W, b), rng.standard_normal(y.shape), dtype=numpy.float64,
                                   atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('block_bytes', [1, 12600, 1 << 20])  # 1, 3 and all 11 rows
+def test_gemm_convolution_without_gradients_in_row_blocks(monkeypatch, block_bytes):
+    """Inference builds the columns a block of rows at a time, each block smaller
+    than the whole; any block size gives the same result."""
+    monkeypatch.setattr(constants, 'CONV_BLOCK_BYTES', block_bytes)
+    rng = numpy.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 11, 7)).astype(numpy.float32)
+    W, b = rng.standard_normal((4, 3, 5, 5)).astype(numpy.float32), rng.standard_normal(4).astype(numpy.float32)
+    with chainer.no_backprop_mode():
+        y = GemmConvolution2D(2, relu=True).apply((x, W, b))[0].array
+    expected = numpy.maximum(F.convolution_2d(x, W, b, pad=2).array, 0)
+    assert numpy.allclose(y, expected, atol=1e-5)
 
 
 def test_gemm_link_equals_stock_link():
@@ -120,6 +144,7 @@ def test_unknown_preset():
 
 
 def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
+    numpy.random.seed(0)  # the initial weights, which the first comparison depends on
     history = numpy.random.default_rng(0).uniform(-1, 1, (2, 12, 32, 32)).astype(numpy.float32)
     config = models.model_config('tiny', copy_mask=True)
     assert all(maps[-1] == 4 for maps in config.g_maps)  # RGB and the mask's logit

@@ -25,10 +25,11 @@ def _models(config):
         return models.Generator(config), models.Discriminator(config)
 
 
-def test_float16_gemm_convolution_matches_float32():
+@pytest.mark.parametrize('out_c', [4, 8])  # both routes of the input gradient
+def test_float16_gemm_convolution_matches_float32(out_c):
     rng = numpy.random.default_rng(0)
     x, w, b, gy = (rng.uniform(-1, 1, s).astype(numpy.float32)
-                   for s in [(2, 6, 9, 7), (4, 6, 3, 3), (4,), (2, 4, 9, 7)])
+                   for s in [(2, 6, 9, 7), (out_c, 6, 3, 3), (out_c,), (2, out_c, 9, 7)])
     results = {}
     for dtype in (numpy.float32, numpy.float16):
         inputs = [chainer.Variable(a.astype(dtype)) for a in (x, w, b)]

@@ -1,0 +1,85 @@
+"""This project against the PyTorch twin, side by side: training steps and full-frame inference.
+
+    python benchmarks/compare_torch.py --torch-python /path/to/venv/bin/python
+        [--presets small paper] [--rounds 3] [--blas native|inherited]
+
+Each round runs every benchmark of this project and then the same one of
+``../shared/bench/torch_ref.py`` (in the Python given, which has PyTorch), so
+both see the same machine load; the figures are the medians over rounds.
+``--blas native`` unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for every
+command, so OpenBLAS picks its own kernels as on a user's machine; ``inherited``
+keeps the environment as it is. Prints one JSON line per benchmark and a
+summary line with the ratios (this project's time / PyTorch's).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import common
+
+import constants
+
+TORCH_REF = os.path.join(os.path.dirname(common.ROOT), 'shared', 'bench', 'torch_ref.py')
+BLAS_OVERRIDES = ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')
+
+
+def commands(preset, what, iters):
+    """(this project's command, PyTorch's command, JSON key, key is a rate)."""
+    div = ['--width-div', str(constants.PRESETS[preset])]
+    if what == 'train':
+        ours = ['benchmarks/train_step.py', '--preset', preset, '--iters', str(iters)]
+        theirs = [TORCH_REF, '--iters', str(iters)] + div
+        return ours, theirs, 'sec_per_iter', False
+    ours = ['benchmarks/predict_frames.py', '--preset', preset, '--iters', str(iters),
+            '-b', str(constants.TEST_BATCH)]
+    theirs = [TORCH_REF, '--predict', '--iters', str(iters), '--batch',
+              str(constants.TEST_BATCH)] + div
+    return ours, theirs, 'frames_per_sec', True
+
+
+def run(python, argv, env):
+    out = subprocess.run([python] + argv, cwd=common.ROOT, env=env, check=True,
+                         stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--torch-python', required=True, help='a Python that has PyTorch')
+    p.add_argument('--presets', nargs='+', default=['small', 'paper'],
+                   choices=sorted(constants.PRESETS))
+    p.add_argument('--what', nargs='+', default=['train', 'predict'], choices=['train', 'predict'])
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--iters', type=int, default=3, help='timed iterations per run')
+    p.add_argument('--blas', choices=['native', 'inherited'], default='native')
+    args = p.parse_args(argv)
+    env = dict(os.environ)
+    if args.blas == 'native':
+        for name in BLAS_OVERRIDES:
+            env.pop(name, None)
+    figures = {}
+    for _ in range(args.rounds):
+        for preset in args.presets:
+            for what in args.what:
+                ours, theirs, key, rate = commands(preset, what, args.iters)
+                for impl, python, command in (('chainer', sys.executable, ours),
+                                              ('pytorch', args.torch_python, theirs)):
+                    figures.setdefault((preset, what, key, rate), {}).setdefault(impl, []).append(
+                        run(python, command, env)[key])
+    summary = {'benchmark': 'compare_torch', 'blas': args.blas, 'rounds': args.rounds,
+               'blas_overrides': {n: env.get(n) for n in BLAS_OVERRIDES}, 'ratios': {}}
+    for (preset, what, key, rate), runs in figures.items():
+        median = {impl: statistics.median(values) for impl, values in runs.items()}
+        # The ratio is always "how many times PyTorch's time this project takes".
+        ratio = median['pytorch'] / median['chainer'] if rate else median['chainer'] / median['pytorch']
+        summary['ratios']['{} {}'.format(what, preset)] = round(ratio, 3)
+        common.emit(dict(preset=preset, what=what, figure=key, runs=runs, median=median,
+                         ratio=round(ratio, 3)))
+    common.emit(summary)
+
+
+if __name__ == '__main__':
+    main()
