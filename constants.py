@@ -95,7 +95,10 @@ LR_D = 0.02                  # SGD
 ADAM_BETA1 = 0.9
 # Weights of the generator's loss terms (train.py --lambda-<name>); the terms
 # themselves are in utils/training/losses.py.
-LOSS_WEIGHTS = {'lp': 1.0, 'gdl': 1.0, 'adv': 0.05}
+# 'branch' (Lp + GDL of a copy mask's generated branch alone) applies only with
+# --copy-mask: without it the mask learns to copy before the generated frame is
+# worth keeping.
+LOSS_WEIGHTS = {'lp': 1.0, 'gdl': 1.0, 'adv': 0.05, 'branch': 1.0}
 L_NUM = 2                    # p of the Lp loss
 ALPHA_NUM = 1                # alpha of the GDL
 SNAPSHOT_INTERVAL = 1000     # iterations between trainer snapshots and model saves

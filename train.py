@@ -214,7 +214,7 @@ def resolve(args, comm=None):
     device = get_device(gpu, args.device)
     terms = losses.generator_terms(
         {name: getattr(args, 'lambda_' + name) for name in constants.LOSS_WEIGHTS},
-        args.l_num, args.alpha_num, adversarial)
+        args.l_num, args.alpha_num, adversarial, config.copy_mask)
     eval_videos = None
     if args.eval_interval and os.path.isdir(args.eval_dir):
         # Only as many videos as the evaluation's windows need, kept in memory.

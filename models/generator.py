@@ -8,6 +8,13 @@ from models import pyramid
 from models.tower import ConvTower
 
 
+class Predictions(list):
+    """The prediction at each scale, coarsest first. With a copy mask,
+    ``generated`` holds the generated branch at each scale: what the mask blends
+    with the last input frame."""
+    generated = None
+
+
 class Generator(chainer.Chain):
     """Predicts the next frame at every scale from the ``config.hist_len`` previous frames.
 
@@ -38,9 +45,10 @@ class Generator(chainer.Chain):
         return self.towers[0].dtype
 
     def forward(self, history_pyramid):
-        """[prediction at each scale], coarsest first, each in [-1, 1], in ``self.dtype``."""
+        """``Predictions`` at each scale, coarsest first, each in [-1, 1], in ``self.dtype``."""
         c = self.config.frame_channels
-        predictions = []
+        predictions = Predictions()
+        generated = []
         for tower, history in zip(self.towers, history_pyramid):
             history = F.cast(history, self.dtype)
             if predictions:
@@ -52,9 +60,12 @@ class Generator(chainer.Chain):
                 image = out[:, :c]
             prediction = F.tanh(image)
             if self.config.copy_mask:
+                generated.append(prediction)
                 keep = F.broadcast_to(F.sigmoid(out[:, c:]), prediction.shape)
                 prediction = keep * history[:, -c:] + (1 - keep) * prediction
             predictions.append(prediction)
+        if self.config.copy_mask:
+            predictions.generated = generated
         return predictions
 
     def predict(self, history):

@@ -15,6 +15,7 @@ from conftest import ROOT, make_updater, run_cli
 from models import checkpoint
 from utils import run_folder
 from utils.training import losses
+from utils.training.updater import PredictionUpdater
 
 FAST = ['--preset', 'tiny', '--no-progress', '--sample-interval', '0', '--log-interval', '1',
         '--loaderjobs', '0', '-b', '2']
@@ -97,7 +98,7 @@ def test_loss_terms_drive_the_loss_and_the_report():
     updater = make_updater()
     assert [t.name for t in updater.terms] == ['lp', 'gdl', 'adv']
     zero = losses.Term('zero', 2.0, lambda pred, target, history, dis: 0 * pred[-1][0, 0, 0, 0],
-                       False)
+                       False, False)
     updater.terms.append(zero)
     observation = {}
     with updater.make_reporter().scope(observation):
@@ -107,6 +108,10 @@ def test_loss_terms_drive_the_loss_and_the_report():
     total = sum(t.weight * value['gen/loss_' + t.name] for t in updater.terms)
     assert abs(value['gen/loss'] - total) < 1e-4 * abs(total)
     assert [t.name for t in losses.generator_terms(adversarial=False)] == ['lp', 'gdl']
+    assert [t.name for t in losses.generator_terms(copy_mask=True)] == ['lp', 'gdl', 'adv', 'branch']
+    with pytest.raises(ValueError, match='needs a copy mask'):
+        PredictionUpdater(updater.get_iterator('main'), updater.get_all_optimizers(),
+                          updater.device, losses.generator_terms(copy_mask=True))
     with pytest.raises(ValueError, match='no loss term is called perceptual'):
         losses.generator_terms({'perceptual': 1.0})
 
@@ -114,7 +119,7 @@ def test_loss_terms_drive_the_loss_and_the_report():
 def test_train_flags_follow_the_loss_table(capsys):
     code, text, _ = run_cli(train.main, ['--help'], capsys)
     assert code == 0
-    for name in ('lp', 'gdl', 'adv'):
+    for name in ('lp', 'gdl', 'adv', 'branch'):
         assert '--lambda-' + name in text
 
 

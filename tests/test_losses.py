@@ -96,3 +96,26 @@ def test_one_iteration_reports_everything():
                 'dis/accuracy', 'dis/accuracy_real', 'dis/accuracy_fake', 'psnr'):
         assert key in observation, key
     assert 0 < float(observation['psnr']) < 100
+
+
+def test_branch_loss_trains_the_generated_frame_where_the_mask_copies():
+    """With a mask that copies everywhere, the blended prediction ignores the
+    generated branch; the branch term alone still trains its convolutions."""
+    updater = make_updater(adversarial=False, copy_mask=True)
+    gen = updater.get_optimizer('gen').target
+    for tower in gen.towers:
+        tower[-1].b.array[3:] = 50  # sigmoid(50): copy the last frame everywhere
+    histories, targets = updater.next_batch()
+    predictions = gen(histories)
+    assert len(predictions.generated) == len(predictions)
+    expected = (losses.lp_loss(predictions.generated, targets, 2)
+                + losses.gdl_loss(predictions.generated, targets, 1))
+    assert float(losses.branch_loss(predictions, targets, 2, 1).array) == \
+        pytest.approx(float(expected.array), rel=1e-6)
+    hidden = gen.towers[-1][0].W
+    for name in ('lp', 'branch'):
+        gen.cleargrads()
+        term = [t for t in updater.terms if t.name == name][0]
+        term.function(gen(histories), targets, histories, None).backward()
+        reaches = float(numpy.abs(hidden.grad).max())
+        assert (reaches > 1e-3) if name == 'branch' else (reaches < 1e-12), (name, reaches)

@@ -57,17 +57,26 @@ def adversarial_loss(logits, real):
     return _mean_over_scales([F.mean(F.softplus(-l if real else l)) for l in _float32(logits)])
 
 
-class Term(collections.namedtuple('Term', 'name weight function needs_dis')):
+class Term(collections.namedtuple('Term', 'name weight function needs_dis needs_mask')):
     """One weighted term of the generator's loss.
 
     ``function(predictions, targets, histories, dis)`` returns a scalar variable;
     the value is reported as ``gen/loss_<name>``. ``needs_dis``: the term uses the
-    discriminator, and is left out when training without one.
+    discriminator, and is left out when training without one. ``needs_mask``: the
+    term uses a copy mask's generated branch (``predictions.generated``), and is
+    left out for generators without one.
     """
 
 
+def branch_loss(predictions, targets, l_num, alpha_num):
+    """Lp + GDL of the copy mask's generated branch alone, so that it learns the
+    whole frame, including where the mask copies."""
+    return (lp_loss(predictions.generated, targets, l_num)
+            + gdl_loss(predictions.generated, targets, alpha_num))
+
+
 def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALPHA_NUM,
-                    adversarial=True):
+                    adversarial=True, copy_mask=False):
     """The generator's loss, ``sum(weight * function)``, as terms.
 
     ``weights``: {name: weight}, defaults from ``constants.LOSS_WEIGHTS``; each
@@ -76,14 +85,17 @@ def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALP
     """
     weights = dict(constants.LOSS_WEIGHTS, **(weights or {}))
     functions = {
-        'lp': (lambda pred, target, history, dis: lp_loss(pred, target, l_num), False),
-        'gdl': (lambda pred, target, history, dis: gdl_loss(pred, target, alpha_num), False),
+        'lp': (lambda pred, target, history, dis: lp_loss(pred, target, l_num), False, False),
+        'gdl': (lambda pred, target, history, dis: gdl_loss(pred, target, alpha_num), False,
+                False),
         'adv': (lambda pred, target, history, dis: adversarial_loss(dis(pred, history), True),
-                True),
+                True, False),
+        'branch': (lambda pred, target, history, dis: branch_loss(pred, target, l_num, alpha_num),
+                   False, True),
     }
     unknown = set(weights) - set(functions)
     if unknown:
         raise ValueError('no loss term is called {}'.format(', '.join(sorted(unknown))))
-    return [Term(name, weights[name], function, needs_dis)
-            for name, (function, needs_dis) in functions.items()
-            if adversarial or not needs_dis]
+    return [Term(name, weights[name], function, needs_dis, needs_mask)
+            for name, (function, needs_dis, needs_mask) in functions.items()
+            if (adversarial or not needs_dis) and (copy_mask or not needs_mask)]

@@ -43,6 +43,9 @@ class PredictionUpdater(training.updaters.StandardUpdater):
         self.terms = list(terms)
         if any(t.needs_dis for t in self.terms) and not self.adversarial:
             raise ValueError('a loss term needs the discriminator, and there is none')
+        if any(t.needs_mask for t in self.terms) \
+                and not self.get_optimizer('gen').target.config.copy_mask:
+            raise ValueError('a loss term needs a copy mask, and the generator has none')
 
     @property
     def adversarial(self):
