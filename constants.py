@@ -131,6 +131,7 @@ LOSS_SCALE_INTERVAL = 1000
 # --- testing -------------------------------------------------------------------
 TEST_STEPS = 8
 PIXEL_CHANGE_THRESHOLD = 10  # a pixel moves when a channel changes by more (0..255)
+COLOUR_TOLERANCE = 32        # a predicted pixel has the right colour when every channel is this close
 TEST_BATCH = 4               # windows predicted at once
 NUM_GIFS = 3
 GIF_SCALE = 2                # pixel upscaling of the pictures

@@ -18,13 +18,11 @@ import numpy
 from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
-from utils.evaluation import pictures, predict  # noqa: E402
+from utils.evaluation import metrics, pictures, predict  # noqa: E402
 from utils.data.frames import add_frame_options, check_frame_options, frame_options  # noqa
 from utils.device import get_device  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
 
-LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'sharpdiff': 'sharp. diff',
-          'psnr_moving': 'PSNR moving', 'sharpdiff_moving': 'sharp. moving'}
 
 
 def build_parser():
@@ -68,8 +66,8 @@ def build_parser():
 
 
 def table(per_step):
-    names = list(LABELS)
-    lines = ['step  ' + ''.join('{:>27}'.format(LABELS[n] + ' model/last') for n in names)]
+    names = list(metrics.LABELS)
+    lines = ['step  ' + ''.join('{:>27}'.format(metrics.LABELS[n] + ' model/last') for n in names)]
     for row in per_step:
         cells = []
         for n in names:
@@ -85,14 +83,14 @@ def plot(path, per_step):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     steps = [r['step'] for r in per_step]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
     for ax, keys in zip(axes, (('psnr', 'psnr_moving'), ('sharpdiff', 'sharpdiff_moving'),
-                               ('ssim',))):
+                               ('ssim',), ('colour_moving',))):
         for key in keys:
             for who, style in (('model', '-o'), ('last_frame', '--s')):
                 values = [r[who][key] for r in per_step]
                 ax.plot(steps, [float('nan') if v is None else v for v in values], style,
-                        label='{} ({})'.format(LABELS[key], 'model' if who == 'model' else
+                        label='{} ({})'.format(metrics.LABELS[key], 'model' if who == 'model' else
                                                'copy last frame'))
         ax.set_xlabel('predicted step')
         ax.legend(fontsize=7)

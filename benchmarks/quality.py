@@ -28,7 +28,7 @@ from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
-from utils.evaluation import pictures  # noqa: E402
+from utils.evaluation import metrics, pictures  # noqa: E402
 
 # Each variant: its train.py flags and its label in the tables.
 VARIANTS = {
@@ -41,8 +41,7 @@ VARIANTS = {
     'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
 }
 DEFAULT_VARIANTS = ['l2', 'gdl', 'adv_gdl']
-METRICS = (('psnr', 'PSNR'), ('ssim', 'SSIM'), ('sharpdiff', 'sharp. diff'),
-           ('psnr_moving', 'PSNR moving'), ('sharpdiff_moving', 'sharp. diff moving'))
+METRICS = tuple(metrics.LABELS.items())
 COPY = 'copy last frame'
 
 

@@ -54,7 +54,7 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
     assert list(table['rows']) == ['L2', 'Adv+GDL', 'copy last frame']
     assert table['windows'] == 3 and all(len(r) == 2 for r in table['rows'].values())
     assert set(table['rows']['L2'][0]) == {'psnr', 'ssim', 'sharpdiff', 'psnr_moving',
-                                           'sharpdiff_moving'}
+                                           'sharpdiff_moving', 'colour_moving'}
     assert '| copy last frame |' in (out / 'table.md').read_text()
     assert os.path.getsize(out / 'curves.png') > 0
     from PIL import Image

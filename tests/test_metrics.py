@@ -54,6 +54,21 @@ def test_moving_pixels_only():
     assert metrics.mean([numpy.nan]) is None
 
 
+def test_colour_share_counts_moving_pixels_in_their_own_colour():
+    y = numpy.zeros((2, 6, 6, 3))
+    y[:, 1:3, 1:3] = [200, 50, 50]                      # a 2x2 red sprite
+    mask = numpy.zeros((2, 6, 6), bool)
+    mask[:, 1:3, 1:3] = True
+    y_hat = y.copy()
+    y_hat[0, 1, 1] = [200, 50, 50 + 40]                 # one channel off by more than 32
+    y_hat[0, 1, 2] = [200 - 30, 50 + 30, 50]            # every channel within 32
+    y_hat[1, 1:3, 1:3] = y[1, 1:3, 1:3] / 2 + 0         # the sprite blurred to half: all wrong
+    y_hat[:, 4, 4] = 255                                # outside the mask: not counted
+    assert metrics.colour_share(y, y_hat, mask).tolist() == [75.0, 0.0]
+    assert numpy.isnan(metrics.colour_share(y, y_hat, numpy.zeros_like(mask))).all()
+    assert set(metrics.frame_scores(y, y_hat, mask)) == set(metrics.LABELS)
+
+
 def _videos(frames_dir):
     from utils.data import frames as framelib
     return {str(p): framelib.read_video(str(p)) for p in sorted((frames_dir / 'test').iterdir())}

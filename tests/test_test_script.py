@@ -29,7 +29,7 @@ def test_metrics_and_pictures(model_path, frames_dir, tmp_path, capsys):
     assert set(metrics) == {'model', 'steps', 'windows', 'per_step'}
     assert metrics['model'] == model_path and metrics['steps'] == 3
     assert metrics['windows'] == 2 * 3          # 24 frames, windows of 7 every 7 frames
-    keys = {'psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving'}
+    keys = {'psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving', 'colour_moving'}
     for k, row in enumerate(metrics['per_step']):
         assert row['step'] == k + 1
         assert set(row['model']) == keys and set(row['last_frame']) == keys

@@ -6,6 +6,11 @@ frame. PSNR and sharpness difference of an exact match are MAX_DB, and every
 value is capped at MAX_DB, so averages stay finite. Moving-pixel variants take a
 bool mask (N, H, W); a frame with no moving pixel gets NaN, and ``mean`` leaves
 such frames out.
+
+``colour_moving`` is not the paper's: the share (%) of moving pixels predicted
+in their own colour (every channel within ``constants.COLOUR_TOLERANCE``). PSNR
+rewards a blur that averages a sprite into the background; this counts the
+sprite pixels that survive.
 """
 import numpy
 from scipy.ndimage import gaussian_filter
@@ -79,10 +84,24 @@ def changed_pixels(target, last_input, threshold=constants.PIXEL_CHANGE_THRESHOL
     return (numpy.abs(target - last_input) > threshold).any(axis=-1)
 
 
+def colour_share(y, y_hat, mask, tolerance=constants.COLOUR_TOLERANCE):
+    """Per frame, the percentage of ``mask`` pixels whose every channel is within
+    ``tolerance`` (0..255) of the truth."""
+    right = (numpy.abs(y - y_hat) <= tolerance).all(axis=-1, keepdims=True)
+    return 100 * _masked_mean(right.astype(numpy.float64), mask)
+
+
+# Every metric, in the order tables show them, with its label.
+LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'sharpdiff': 'sharp. diff',
+          'psnr_moving': 'PSNR moving', 'sharpdiff_moving': 'sharp. moving',
+          'colour_moving': 'colour moving %'}
+
+
 def frame_scores(y, y_hat, mask):
-    """Every metric of every frame, as name -> per-frame array."""
+    """Every metric of ``LABELS`` for every frame, as name -> per-frame array."""
     return dict(psnr=psnr(y, y_hat), ssim=ssim(y, y_hat), sharpdiff=sharpdiff(y, y_hat),
-                psnr_moving=psnr(y, y_hat, mask), sharpdiff_moving=sharpdiff(y, y_hat, mask))
+                psnr_moving=psnr(y, y_hat, mask), sharpdiff_moving=sharpdiff(y, y_hat, mask),
+                colour_moving=colour_share(y, y_hat, mask))
 
 
 def mean(values):

@@ -19,7 +19,7 @@ from utils.data import frames as framelib
 from utils.errors import UserError, warn
 from utils.evaluation import metrics
 
-METRICS = ('psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving')
+METRICS = tuple(metrics.LABELS)
 
 
 class Videos(collections.abc.Mapping):
