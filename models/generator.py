@@ -10,9 +10,10 @@ from models.tower import ConvTower
 
 class Predictions(list):
     """The prediction at each scale, coarsest first. With a copy mask,
-    ``generated`` holds the generated branch at each scale: what the mask blends
-    with the last input frame."""
+    ``generated`` holds the generated branch at each scale (what the mask blends
+    with the last input frame) and ``keep_logits`` the mask's logits (N, 1, H, W)."""
     generated = None
+    keep_logits = None
 
 
 class Generator(chainer.Chain):
@@ -48,7 +49,7 @@ class Generator(chainer.Chain):
         """``Predictions`` at each scale, coarsest first, each in [-1, 1], in ``self.dtype``."""
         c = self.config.frame_channels
         predictions = Predictions()
-        generated = []
+        generated, keep_logits = [], []
         for tower, history in zip(self.towers, history_pyramid):
             history = F.cast(history, self.dtype)
             if predictions:
@@ -61,11 +62,12 @@ class Generator(chainer.Chain):
             prediction = F.tanh(image)
             if self.config.copy_mask:
                 generated.append(prediction)
+                keep_logits.append(out[:, c:])
                 keep = F.broadcast_to(F.sigmoid(out[:, c:]), prediction.shape)
                 prediction = keep * history[:, -c:] + (1 - keep) * prediction
             predictions.append(prediction)
         if self.config.copy_mask:
-            predictions.generated = generated
+            predictions.generated, predictions.keep_logits = generated, keep_logits
         return predictions
 
     def predict(self, history):

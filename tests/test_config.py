@@ -108,7 +108,8 @@ def test_loss_terms_drive_the_loss_and_the_report():
     total = sum(t.weight * value['gen/loss_' + t.name] for t in updater.terms)
     assert abs(value['gen/loss'] - total) < 1e-4 * abs(total)
     assert [t.name for t in losses.generator_terms(adversarial=False)] == ['lp', 'gdl']
-    assert [t.name for t in losses.generator_terms(copy_mask=True)] == ['lp', 'gdl', 'adv', 'branch']
+    assert [t.name for t in losses.generator_terms(copy_mask=True)] == \
+        ['lp', 'gdl', 'adv', 'branch', 'mask']
     with pytest.raises(ValueError, match='needs a copy mask'):
         PredictionUpdater(updater.get_iterator('main'), updater.get_all_optimizers(),
                           updater.device, losses.generator_terms(copy_mask=True))
@@ -119,7 +120,7 @@ def test_loss_terms_drive_the_loss_and_the_report():
 def test_train_flags_follow_the_loss_table(capsys):
     code, text, _ = run_cli(train.main, ['--help'], capsys)
     assert code == 0
-    for name in ('lp', 'gdl', 'adv', 'branch'):
+    for name in ('lp', 'gdl', 'adv', 'branch', 'mask'):
         assert '--lambda-' + name in text
 
 

@@ -119,3 +119,25 @@ def test_branch_loss_trains_the_generated_frame_where_the_mask_copies():
         term.function(gen(histories), targets, histories, None).backward()
         reaches = float(numpy.abs(hidden.grad).max())
         assert (reaches > 1e-3) if name == 'branch' else (reaches < 1e-12), (name, reaches)
+
+
+def test_mask_loss_is_the_cross_entropy_against_the_unchanged_pixels():
+    updater = make_updater(adversarial=False, copy_mask=True)
+    gen = updater.get_optimizer('gen').target
+    histories, targets = updater.next_batch()
+    last = [h[:, -3:].copy() for h in histories]
+    targets = [l.copy() for l in last]
+    targets[-1][:, :, 10:14, 10:14] += 0.5   # a patch that changes at the finest scale
+    predictions = gen(histories)
+    expected = []
+    for logits, t, l in zip(predictions.keep_logits, targets, last):
+        z = logits.array
+        static = (numpy.abs(t - l) <= 20 / 255).all(axis=1, keepdims=True)
+        expected.append((numpy.logaddexp(0, z) - z * static).sum() / len(t))
+    value = float(losses.mask_loss(predictions, targets, histories).array)
+    assert value == pytest.approx(numpy.mean(expected), rel=1e-5)
+    # the loss asks to generate (logit down) on the changed patch and to copy elsewhere
+    gen.cleargrads()
+    finest = predictions.keep_logits[-1]
+    losses.mask_loss(predictions, targets, histories).backward(retain_grad=True)
+    assert (finest.grad[:, :, 10:14, 10:14] > 0).all() and (finest.grad[:, :, :8, :8] < 0).all()

@@ -7,6 +7,7 @@ depend on the batch size.
 """
 import collections
 
+import chainer
 import chainer.functions as F
 import numpy
 
@@ -20,6 +21,10 @@ def _mean_over_scales(terms):
 def _float32(xs):
     """Sums over a full frame overflow float16, so under mixed16 losses run in float32."""
     return [F.cast(x, numpy.float32) for x in xs]
+
+
+def _arrays32(xs):
+    return [(x.array if isinstance(x, chainer.Variable) else x).astype(numpy.float32) for x in xs]
 
 
 def lp_loss(predictions, targets, p):
@@ -75,6 +80,21 @@ def branch_loss(predictions, targets, l_num, alpha_num):
             + gdl_loss(predictions.generated, targets, alpha_num))
 
 
+def mask_loss(predictions, targets, histories):
+    """Cross-entropy of the copy mask against the pixels whose every channel
+    stays within ``constants.PIXEL_CHANGE_THRESHOLD`` of the last input frame
+    (copy) or not (generate), summed over pixels like the pixel losses: a
+    target for the mask that does not saturate once it copies."""
+    def one(logits, target, history):
+        xp = chainer.backend.get_array_module(target)
+        threshold = 2.0 * constants.PIXEL_CHANGE_THRESHOLD / 255
+        static = (xp.abs(target - history[:, -target.shape[1]:]) <= threshold).all(
+            axis=1, keepdims=True).astype(numpy.float32)
+        return F.sum(F.softplus(logits) - logits * static) / len(target)
+    return _mean_over_scales([one(l, t, h) for l, t, h in zip(
+        _float32(predictions.keep_logits), _arrays32(targets), _arrays32(histories))])
+
+
 def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALPHA_NUM,
                     adversarial=True, copy_mask=False):
     """The generator's loss, ``sum(weight * function)``, as terms.
@@ -92,6 +112,7 @@ def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALP
                 True, False),
         'branch': (lambda pred, target, history, dis: branch_loss(pred, target, l_num, alpha_num),
                    False, True),
+        'mask': (lambda pred, target, history, dis: mask_loss(pred, target, history), False, True),
     }
     unknown = set(weights) - set(functions)
     if unknown:
