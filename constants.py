@@ -95,8 +95,8 @@ LR_D = 0.02                  # SGD
 ADAM_BETA1 = 0.9
 # Weights of the generator's loss terms (train.py --lambda-<name>); the terms
 # themselves are in utils/training/losses.py.
-# 'branch' (Lp + GDL of a copy mask's generated branch alone) and 'mask' (the
-# mask's cross-entropy against the pixels that do not change) apply only with
+# 'branch' (the weighted Lp + GDL of a copy mask's generated branch alone) and
+# 'mask' (the mask's cross-entropy against the pixels that do not change) apply only with
 # --copy-mask: without them the mask learns to copy everywhere before the
 # generated frame is worth keeping, and its sigmoid saturates there.
 LOSS_WEIGHTS = {'lp': 1.0, 'gdl': 1.0, 'adv': 0.05, 'branch': 1.0, 'mask': 1.0}

@@ -7,8 +7,9 @@
 Trains every variant with train.py on the same clips, with the same seed and
 iteration budget (OUT/<variant>/), scores its last generator with test.py's
 protocol (OUT/<variant>/test/), then writes OUT/table.md and OUT/table.json
-(PSNR, SSIM and sharpness difference, full frame and moving pixels, per step,
-every variant and copying the last frame), OUT/curves.png (the per-step curves)
+(PSNR, SSIM and sharpness difference, full frame and moving pixels, and the
+share of moving pixels in their own colour, per step, every variant and copying
+the last frame), OUT/curves.png (the per-step curves)
 and OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
 prints the JSON table too. Arguments after -- go to every train.py run.
 

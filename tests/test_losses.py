@@ -112,6 +112,9 @@ def test_branch_loss_trains_the_generated_frame_where_the_mask_copies():
                 + losses.gdl_loss(predictions.generated, targets, 1))
     assert float(losses.branch_loss(predictions, targets, 2, 1).array) == \
         pytest.approx(float(expected.array), rel=1e-6)
+    l2_only = losses.branch_loss(predictions, targets, 2, 1, lp_weight=0.5, gdl_weight=0)
+    assert float(l2_only.array) == pytest.approx(
+        0.5 * float(losses.lp_loss(predictions.generated, targets, 2).array), rel=1e-6)
     hidden = gen.towers[-1][0].W
     for name in ('lp', 'branch'):
         gen.cleargrads()

@@ -73,11 +73,14 @@ class Term(collections.namedtuple('Term', 'name weight function needs_dis needs_
     """
 
 
-def branch_loss(predictions, targets, l_num, alpha_num):
-    """Lp + GDL of the copy mask's generated branch alone, so that it learns the
-    whole frame, including where the mask copies."""
-    return (lp_loss(predictions.generated, targets, l_num)
-            + gdl_loss(predictions.generated, targets, alpha_num))
+def branch_loss(predictions, targets, l_num, alpha_num, lp_weight=1.0, gdl_weight=1.0):
+    """The pixel losses (``lp_weight`` * Lp + ``gdl_weight`` * GDL) of the copy
+    mask's generated branch alone, so that it learns the whole frame, including
+    where the mask copies."""
+    loss = lp_weight * lp_loss(predictions.generated, targets, l_num)
+    if gdl_weight:
+        loss += gdl_weight * gdl_loss(predictions.generated, targets, alpha_num)
+    return loss
 
 
 def mask_loss(predictions, targets, histories):
@@ -110,8 +113,8 @@ def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALP
                 False),
         'adv': (lambda pred, target, history, dis: adversarial_loss(dis(pred, history), True),
                 True, False),
-        'branch': (lambda pred, target, history, dis: branch_loss(pred, target, l_num, alpha_num),
-                   False, True),
+        'branch': (lambda pred, target, history, dis: branch_loss(
+            pred, target, l_num, alpha_num, weights['lp'], weights['gdl']), False, True),
         'mask': (lambda pred, target, history, dis: mask_loss(pred, target, history), False, True),
     }
     unknown = set(weights) - set(functions)
