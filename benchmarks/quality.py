@@ -40,6 +40,7 @@ VARIANTS = {
     'adv_gdl_frame_only': (['--d-frame-only'], 'Adv+GDL, D frame only'),
     'adv_gdl_copy_mask': (['--copy-mask'], 'Adv+GDL, copy mask'),
     'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
+    'l2_copy_mask': (['--no-adversarial', '--lambda-gdl', '0', '--copy-mask'], 'L2, copy mask'),
 }
 DEFAULT_VARIANTS = ['l2', 'gdl', 'adv_gdl']
 METRICS = tuple(metrics.LABELS.items())
