@@ -25,6 +25,11 @@ def to_uint8(x):
     return numpy.clip(to_0_255(x) + 0.5, 0, 255).astype(numpy.uint8)
 
 
+def difference_to_model_scale(value):
+    """A difference of pixel values on the 0..255 scale, on the [-1, 1] scale."""
+    return value / HALF
+
+
 def squared_difference_to_0_255(value):
     """A sum of squared differences on the [-1, 1] scale, on the 0..255 scale."""
     return value * HALF ** 2

@@ -12,6 +12,7 @@ import chainer.functions as F
 import numpy
 
 import constants
+from utils import pixels
 
 
 def _mean_over_scales(terms):
@@ -24,6 +25,7 @@ def _float32(xs):
 
 
 def _arrays32(xs):
+    """Targets and histories as float32 arrays: they only decide the mask's labels."""
     return [(x.array if isinstance(x, chainer.Variable) else x).astype(numpy.float32) for x in xs]
 
 
@@ -68,8 +70,8 @@ class Term(collections.namedtuple('Term', 'name weight function needs_dis needs_
     ``function(predictions, targets, histories, dis)`` returns a scalar variable;
     the value is reported as ``gen/loss_<name>``. ``needs_dis``: the term uses the
     discriminator, and is left out when training without one. ``needs_mask``: the
-    term uses a copy mask's generated branch (``predictions.generated``), and is
-    left out for generators without one.
+    term uses the copy mask's outputs (``predictions.generated``,
+    ``predictions.keep_logits``), and is left out for generators without one.
     """
 
 
@@ -90,7 +92,7 @@ def mask_loss(predictions, targets, histories):
     target for the mask that does not saturate once it copies."""
     def one(logits, target, history):
         xp = chainer.backend.get_array_module(target)
-        threshold = 2.0 * constants.PIXEL_CHANGE_THRESHOLD / 255
+        threshold = pixels.difference_to_model_scale(constants.PIXEL_CHANGE_THRESHOLD)
         static = (xp.abs(target - history[:, -target.shape[1]:]) <= threshold).all(
             axis=1, keepdims=True).astype(numpy.float32)
         return F.sum(F.softplus(logits) - logits * static) / len(target)
