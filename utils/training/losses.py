@@ -24,10 +24,6 @@ def _float32(xs):
     return [F.cast(x, numpy.float32) for x in xs]
 
 
-def _arrays32(xs):
-    """Targets and histories as float32 arrays: they only decide the mask's labels."""
-    return [(x.array if isinstance(x, chainer.Variable) else x).astype(numpy.float32) for x in xs]
-
 
 def lp_loss(predictions, targets, p):
     """Sum over pixels of |Y_hat - Y|^p (p = 1 or 2)."""
@@ -91,13 +87,14 @@ def mask_loss(predictions, targets, histories):
     (copy) or not (generate), summed over pixels like the pixel losses: a
     target for the mask that does not saturate once it copies."""
     def one(logits, target, history):
+        target, history = chainer.as_array(target), chainer.as_array(history)
         xp = chainer.backend.get_array_module(target)
         threshold = pixels.difference_to_model_scale(constants.PIXEL_CHANGE_THRESHOLD)
         static = (xp.abs(target - history[:, -target.shape[1]:]) <= threshold).all(
             axis=1, keepdims=True).astype(numpy.float32)
         return F.sum(F.softplus(logits) - logits * static) / len(target)
     return _mean_over_scales([one(l, t, h) for l, t, h in zip(
-        _float32(predictions.keep_logits), _arrays32(targets), _arrays32(histories))])
+        _float32(predictions.keep_logits), targets, histories)])
 
 
 def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALPHA_NUM,
