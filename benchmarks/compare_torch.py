@@ -21,6 +21,7 @@ import sys
 import common
 
 import constants
+from utils.errors import UserError, cli
 
 TORCH_REF = os.path.join(os.path.dirname(common.ROOT), 'shared', 'bench', 'torch_ref.py')
 BLAS_OVERRIDES = ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')
@@ -41,12 +42,20 @@ def commands(preset, what, iters):
 
 
 def run(python, argv, env):
-    out = subprocess.run([python] + argv, cwd=common.ROOT, env=env, check=True,
-                         stdout=subprocess.PIPE, universal_newlines=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    """The JSON line a benchmark command prints; a failure is one line."""
+    try:
+        done = subprocess.run([python] + argv, cwd=common.ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError as e:
+        raise UserError('{}: {}'.format(python, e.strerror))
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ['exit code {}'.format(done.returncode)])[-1]
+        raise UserError('{} {} failed: {}'.format(python, ' '.join(argv), last))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None):
+@cli
+def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--torch-python', required=True, help='a Python that has PyTorch')
     p.add_argument('--presets', nargs='+', default=['small', 'paper'],
@@ -56,6 +65,7 @@ def main(argv=None):
     p.add_argument('--iters', type=int, default=3, help='timed iterations per run')
     p.add_argument('--blas', choices=['native', 'inherited'], default='native')
     args = p.parse_args(argv)
+    run(args.torch_python, ['-c', 'import torch; print("{}")'], os.environ)  # before any timing
     env = dict(os.environ)
     if args.blas == 'native':
         for name in BLAS_OVERRIDES:

@@ -41,6 +41,17 @@ def test_missing_gpu_is_one_line():
     assert err.count('\n') == 1 and err.startswith('error: @cupy:7')
 
 
+def test_comparison_without_pytorch_is_one_line_before_any_timing():
+    """The Python given must have PyTorch; this project's environment does not."""
+    if subprocess.run([sys.executable, '-c', 'import torch'], capture_output=True).returncode == 0:
+        pytest.skip('this environment has PyTorch')
+    code, out, err = _run('compare_torch.py', '--torch-python', sys.executable)
+    assert code == 2 and out == ''
+    assert err.count('\n') == 1 and err.startswith('error: ') and 'torch' in err
+    code, out, err = _run('compare_torch.py', '--torch-python', '/no/such/python')
+    assert code == 2 and err == 'error: /no/such/python: No such file or directory\n'
+
+
 def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path):
     out = tmp_path / 'q'
     common = ['-d', clip_dirs[0], '-t', str(frames_dir / 'test'), '-o', str(out), '--preset',
