@@ -97,3 +97,18 @@ def test_baseline_equals_model_that_copies_the_last_frame(frames_dir):
     sample = result.samples[0]
     assert len(sample['model']) == 3 and sample['model'][0].dtype == numpy.uint8
     assert numpy.array_equal(sample['model'][2], sample['history'][-1])
+
+
+def test_predictions_are_scored_as_the_frames_they_round_to(frames_dir):
+    """A prediction within a fraction of a grey level of the copy is the copy's
+    picture, and scores as it does (an exact match included), not 50 dB below."""
+    videos = _videos(frames_dir)
+    windows = predict.make_windows(_counts(videos), steps=2, stride=6, hist_len=4)
+    gen = models.Generator(models.model_config('tiny'))
+    result = predict.evaluate(gen, videos, windows, 2, chainer.get_device('@numpy'),
+                              predictor=lambda h: h[:, -3:] + numpy.float32(1e-3))
+    for row in result.per_step():
+        assert row['model'] == row['last_frame']
+    off = predict.evaluate(gen, videos, windows, 2, chainer.get_device('@numpy'),
+                           predictor=lambda h: h[:, -3:] + numpy.float32(1e-2))
+    assert off.per_step()[0]['model']['psnr'] < result.per_step()[0]['last_frame']['psnr']

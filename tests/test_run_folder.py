@@ -19,7 +19,7 @@ from utils.data import clips as cliplib
 from utils.data import frames as framelib
 from utils.data import shards
 from utils.errors import UserError
-from utils.evaluation import predict
+from utils.evaluation import metrics, predict
 
 FAST = ['--preset', 'tiny', '--no-progress', '--sample-interval', '0', '--loaderjobs', '0',
         '-b', '4', '--log-interval', '2', '--snapshot-interval', '2']
@@ -146,6 +146,12 @@ def test_predictions_for_other_tools(peaked_run, frames_dir, tmp_path, capsys):
         rolled = predict.rollout(predict.model_predictor(gen), x[lo:lo + constants.TEST_BATCH], 3)
         assert numpy.array_equal(saved['model'][lo:lo + constants.TEST_BATCH],
                                  numpy.stack([pixels.to_uint8(p) for p in rolled], axis=1))
+    # ...and they score as test.py reported
+    reported = json.loads((tmp_path / 'metrics.json').read_text())['per_step']
+    for k in range(3):
+        truth, model = (saved[key][:, k].astype(numpy.float64) for key in ('truth', 'model'))
+        assert metrics.mean(metrics.psnr(truth, model)) == pytest.approx(
+            reported[k]['model']['psnr'], abs=1e-9)
 
 
 def _lock_holder(clips, out):

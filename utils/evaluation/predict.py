@@ -156,26 +156,26 @@ def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATC
     for lo in range(0, len(windows), batch_size):
         chunk = windows[lo:lo + batch_size]
         clips = numpy.stack([videos[name][s:s + hist_len + steps] for name, s in chunk])
-        history, future = cliplib.to_model_input(clips, hist_len)
-        last_input = pixels.to_0_255(history[:, -3:])
+        history, _ = cliplib.to_model_input(clips, hist_len)
+        last_input = clips[:, hist_len - 1].astype(numpy.float64)
         on_device = device.send(history)
         outputs = {'model': rollout(predictor, on_device, steps),
                    'last_frame': rollout(copy_last_predictor, on_device, steps)}
-        outputs = {who: [cpu.send(p) for p in preds] for who, preds in outputs.items()}
+        # The predictions are scored as the frames they are (uint8 pictures, as saved and
+        # drawn), like the truth and the copied frame: where nothing moves, a prediction
+        # that rounds to the truth is an exact match.
+        frames = {who: numpy.stack([pixels.to_uint8(cpu.send(p)) for p in preds], axis=1)
+                  for who, preds in outputs.items()}
         for k in range(steps):
-            y = pixels.to_0_255(future[:, 3 * k:3 * k + 3])
+            y = clips[:, hist_len + k].astype(numpy.float64)
             mask = metrics.changed_pixels(y, last_input, motion_threshold)
-            for who, preds in outputs.items():
-                result.add(who, k, y, pixels.to_0_255(preds[k]), mask)
+            for who, predicted in frames.items():
+                result.add(who, k, y, predicted[:, k].astype(numpy.float64), mask)
         if keep_predictions:
-            result.predictions.append(numpy.stack(
-                [pixels.to_uint8(p) for p in outputs['model']], axis=1))
+            result.predictions.append(frames['model'])
         for i in range(min(len(chunk), num_samples - len(result.samples))):
-            result.samples.append(dict(
-                history=clips[i, :hist_len],
-                truth=clips[i, hist_len:],
-                **{who: list(pixels.to_uint8(numpy.stack([p[i] for p in preds])))
-                   for who, preds in outputs.items()}))
+            result.samples.append(dict(history=clips[i, :hist_len], truth=clips[i, hist_len:],
+                                       **{who: list(f[i]) for who, f in frames.items()}))
         bar.update(len(chunk))
     bar.close()
     return result
