@@ -12,6 +12,8 @@ TRAIN_DIR = os.path.join(DATA_DIR, 'images', 'train')
 TEST_DIR = os.path.join(DATA_DIR, 'images', 'test')
 TRAIN_CLIPS_DIR = os.path.join(DATA_DIR, 'trainclips')
 RESULT_DIR = 'result'
+# The shipped generators: pacman_<variant>.model, as benchmarks/quality.py names variants.
+PRETRAINED_DIR = 'pretrained'
 TEST_OUT_DIR = os.path.join(RESULT_DIR, 'test')
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')

@@ -19,6 +19,7 @@ from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
 from utils.evaluation import metrics, pictures, predict  # noqa: E402
+from utils.data import pacman  # noqa: E402
 from utils.data.frames import add_frame_options, check_frame_options, frame_options  # noqa
 from utils.device import get_device  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
@@ -136,6 +137,8 @@ def main(argv):
     check_frame_options(args)
     model_path = args.model or run_folder.default_model()
     gen = run_folder.load_generator(model_path)
+    if not args.test_list:
+        pacman.ensure_test_videos(args.test_dir, not args.no_progress)
     hist_len = gen.config.hist_len
     stride = args.stride or hist_len + args.steps
 

@@ -3,6 +3,7 @@
     python benchmarks/quality.py -d data/trainclips -t data/images/test -o result/quality \\
         --preset small -i 5000 -s 4 --max-windows 64
     python benchmarks/quality.py ... --variants l2 gdl adv_gdl adv_gdl_residual -- --lr-g 5e-4
+    python benchmarks/quality.py --pretrained -t data/images/test   # the shipped models
 
 Trains every variant with train.py on the same clips, with the same seed and
 iteration budget (OUT/<variant>/), scores its last generator with test.py's
@@ -12,6 +13,8 @@ share of moving pixels in their own colour, per step, every variant and copying
 the last frame), OUT/curves.png (the per-step curves)
 and OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
 prints the JSON table too. Arguments after -- go to every train.py run.
+With --pretrained, nothing is trained: the variants are the generators shipped
+in DIR/pacman_<variant>.model, scored and compared the same way.
 
 Killed, it continues where it stopped when run again with the same arguments:
 each variant's training resumes from its newest snapshot (train.py -r) and a
@@ -28,6 +31,7 @@ import common  # puts the project on the path
 from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
+from utils.data import pacman  # noqa: E402
 from utils.errors import UserError, cli  # noqa: E402
 from utils.evaluation import metrics, pictures  # noqa: E402
 
@@ -66,6 +70,10 @@ def build_parser():
     p.add_argument('--max-windows', type=int, default=64, help='test windows scored' + d)
     p.add_argument('--gifs', type=int, default=3, help='windows drawn side by side' + d)
     p.add_argument('--seed', type=int, default=constants.SEED, help=d[1:])
+    p.add_argument('--pretrained', nargs='?', const=constants.PRETRAINED_DIR, metavar='DIR',
+                   help='score the generators shipped in DIR (default {}) as '
+                   'pacman_<variant>.model instead of training'.format(
+                       constants.PRETRAINED_DIR))
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     return p
@@ -107,15 +115,27 @@ def train(args, variant, extra):
     _run(cmd, os.path.join(out, 'train.log'))
 
 
+def pretrained_path(args, variant):
+    return os.path.join(args.pretrained, 'pacman_{}.model'.format(variant))
+
+
 def score(args, variant):
-    """test.py's metrics of the variant's last generator (scored once per budget)."""
+    """test.py's metrics of the variant's last generator, or of its shipped one
+    (scored once per budget or shipped file)."""
     out = os.path.join(args.out, variant)
     test_out = os.path.join(out, 'test')
     metrics_path = os.path.join(test_out, 'metrics.json')
-    model = run_folder.model_path(out, '--no-adversarial' not in VARIANTS[variant][0])
     done = os.path.join(test_out, 'scored.json')
-    settings = dict(iteration=_trained_to(out), steps=args.steps, max_windows=args.max_windows,
+    settings = dict(steps=args.steps, max_windows=args.max_windows,
                     test_dir=os.path.abspath(args.test_dir))
+    if args.pretrained:
+        model = pretrained_path(args, variant)
+        stat = os.stat(model)
+        settings.update(model=os.path.abspath(model), size=stat.st_size, mtime=stat.st_mtime_ns)
+    else:
+        model = run_folder.model_path(out, '--no-adversarial' not in VARIANTS[variant][0])
+        settings.update(iteration=_trained_to(out))
+    os.makedirs(out, exist_ok=True)
     if not (os.path.exists(done) and safe_io.read_json(done) == settings):
         _run(_script('test.py') + ['-m', model, '-t', args.test_dir, '-s', str(args.steps),
                                    '--max-windows', str(args.max_windows), '-o', test_out,
@@ -130,6 +150,9 @@ def table(args, scored):
     rows = {VARIANTS[v][1]: [r['model'] for r in m['per_step']] for v, m in scored.items()}
     first = next(iter(scored.values()))
     rows[COPY] = [r['last_frame'] for r in first['per_step']]
+    if args.pretrained:
+        return dict(steps=args.steps, windows=first['windows'], pretrained=args.pretrained,
+                    rows=rows)
     return dict(steps=args.steps, windows=first['windows'], iterations=args.iterations,
                 preset=args.preset, rows=rows)
 
@@ -137,8 +160,13 @@ def table(args, scored):
 def markdown(result):
     def cell(v):
         return '-' if v is None else '{:.3f}'.format(v) if abs(v) < 10 else '{:.2f}'.format(v)
-    lines = ['{} windows, {} iterations of the `{}` preset per variant; dB except SSIM.'.format(
-        result['windows'], result['iterations'], result['preset']), '']
+    if 'pretrained' in result:
+        source = 'the generators shipped in `{}`'.format(result['pretrained'])
+    else:
+        source = '{} iterations of the `{}` preset per variant'.format(result['iterations'],
+                                                                       result['preset'])
+    lines = ['{} windows, {}; dB except SSIM and the colour share (%).'.format(
+        result['windows'], source), '']
     head = ['variant'] + ['{} +{}'.format(label, k + 1) for _, label in METRICS
                           for k in range(result['steps'])]
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -195,18 +223,28 @@ def main(argv):
     args = build_parser().parse_args(argv)
     if min(args.iterations, args.steps, args.max_windows) < 1 or args.gifs < 0:
         raise UserError('-i, -s and --max-windows must be at least 1, --gifs at least 0')
-    for path, what in ((args.data, 'clip directory'), (args.test_dir, 'test video directory')):
-        if not os.path.isdir(path):
-            raise UserError('{}: no such {}'.format(path, what))
-    from tqdm import tqdm
     variants = list(dict.fromkeys(args.variants))
-    bar = tqdm(total=2 * len(variants), unit='step', desc='quality', disable=args.no_progress)
+    if args.pretrained:
+        missing = [pretrained_path(args, v) for v in variants
+                   if not os.path.isfile(pretrained_path(args, v))]
+        if missing:
+            raise UserError('{}: no such shipped model; pick --variants among the files in {}'
+                            .format(missing[0], args.pretrained))
+    elif not os.path.isdir(args.data):
+        raise UserError('{}: no such clip directory'.format(args.data))
+    pacman.ensure_test_videos(args.test_dir, not args.no_progress)
+    if not os.path.isdir(args.test_dir):
+        raise UserError('{}: no such test video directory'.format(args.test_dir))
+    from tqdm import tqdm
+    bar = tqdm(total=(1 if args.pretrained else 2) * len(variants), unit='step', desc='quality',
+               disable=args.no_progress)
     scored = {}
     try:
         for v in variants:
-            bar.set_postfix_str('training ' + v)
-            train(args, v, extra)
-            bar.update()
+            if not args.pretrained:
+                bar.set_postfix_str('training ' + v)
+                train(args, v, extra)
+                bar.update()
             bar.set_postfix_str('scoring ' + v)
             scored[v] = score(args, v)
             bar.update()

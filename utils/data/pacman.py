@@ -12,6 +12,7 @@ over starts a new game in the same video. Same seed, same frames.
 import argparse
 import os
 import shutil
+import sys
 
 import numpy
 from PIL import Image
@@ -78,6 +79,19 @@ def make_frames(out, train_videos, test_videos, frames, frame_skip, seed, overwr
         write_video(play(video_seed, frames, frame_skip),
                     os.path.join(out, split, 'video{:03d}'.format(i)), overwrite)
     return [os.path.join(out, 'train'), os.path.join(out, 'test')]
+
+
+def ensure_test_videos(test_dir, progress=True):
+    """Make the built-in test videos in ``test_dir`` when it is the default and does
+    not exist yet: the frames ``python -m utils.data.pacman`` writes there, in a few
+    seconds, so that a fresh set-up can test a shipped model at once."""
+    if os.path.normpath(test_dir) != os.path.normpath(constants.TEST_DIR) \
+            or os.path.exists(test_dir):
+        return
+    print('making the built-in Ms. Pac-Man test videos in {}'.format(test_dir), file=sys.stderr)
+    make_frames(os.path.dirname(constants.TEST_DIR), 0, constants.PACMAN_TEST_VIDEOS,
+                constants.PACMAN_FRAMES, constants.PACMAN_FRAME_SKIP, constants.SEED,
+                progress=progress)
 
 
 def build_parser():
