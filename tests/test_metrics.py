@@ -55,9 +55,9 @@ def test_moving_pixels_only():
 
 
 def test_colour_share_counts_moving_pixels_in_their_own_colour():
-    y = numpy.zeros((2, 6, 6, 3))
+    y = numpy.zeros((2, 16, 16, 3))                     # as large as SSIM's window
     y[:, 1:3, 1:3] = [200, 50, 50]                      # a 2x2 red sprite
-    mask = numpy.zeros((2, 6, 6), bool)
+    mask = numpy.zeros((2, 16, 16), bool)
     mask[:, 1:3, 1:3] = True
     y_hat = y.copy()
     y_hat[0, 1, 1] = [200, 50, 50 + 40]                 # one channel off by more than 32
