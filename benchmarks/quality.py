@@ -225,8 +225,8 @@ def main(argv):
         raise UserError('-i, -s and --max-windows must be at least 1, --gifs at least 0')
     variants = list(dict.fromkeys(args.variants))
     if args.pretrained:
-        missing = [pretrained_path(args, v) for v in variants
-                   if not os.path.isfile(pretrained_path(args, v))]
+        missing = [p for p in (pretrained_path(args, v) for v in variants)
+                   if not os.path.isfile(p)]
         if missing:
             raise UserError('{}: no such shipped model; pick --variants among the files in {}'
                             .format(missing[0], args.pretrained))

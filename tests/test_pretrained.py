@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT, run_cli
 
 import constants
-from utils import pixels, run_folder
+from utils import run_folder
+from utils.data import clips as cliplib
 from utils.data import frames as framelib
 
 PRETRAINED = os.path.join(ROOT, constants.PRETRAINED_DIR)
@@ -38,15 +39,14 @@ def test_shipped_generator_loads_and_predicts_a_full_frame(variant, frames_dir):
     assert all(p.array.dtype == numpy.float32 for p in gen.params())
     video = sorted(framelib.list_videos(str(frames_dir / 'test')))[0]
     frames = framelib.read_video(video, framelib.ALL_FRAMES)[:gen.config.hist_len + 1]
-    x = pixels.to_model_scale(frames).transpose(0, 3, 1, 2)
-    history = x[:-1].reshape(1, -1, *x.shape[2:])
+    history, truth = cliplib.to_model_input(frames[None], gen.config.hist_len)
     import chainer
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         y = gen.predict(history).array
     assert y.shape == (1, 3) + frames.shape[1:3] and numpy.isfinite(y).all()
     # A trained model's next frame is close to the truth, far closer than a blank frame.
-    error = numpy.abs(y[0] - x[-1]).mean()
-    assert error < 0.1 < numpy.abs(x[-1] + 1).mean()
+    error = numpy.abs(y - truth).mean()
+    assert error < 0.1 < numpy.abs(truth + 1).mean()
 
 
 def test_fine_tuning_starts_from_the_shipped_generator(clip_dirs, tmp_path, capsys):

@@ -156,7 +156,7 @@ def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATC
     for lo in range(0, len(windows), batch_size):
         chunk = windows[lo:lo + batch_size]
         clips = numpy.stack([videos[name][s:s + hist_len + steps] for name, s in chunk])
-        history, _ = cliplib.to_model_input(clips, hist_len)
+        history, _ = cliplib.to_model_input(clips[:, :hist_len], hist_len)  # truths stay uint8
         last_input = clips[:, hist_len - 1].astype(numpy.float64)
         on_device = device.send(history)
         outputs = {'model': rollout(predictor, on_device, steps),
