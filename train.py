@@ -36,6 +36,7 @@ from utils.evaluation import predict  # noqa: E402
 from utils import run_folder  # noqa: E402
 from utils.training import losses  # noqa: E402
 from utils.training import optimizers as optimizer_lib  # noqa: E402
+from utils.training import settings  # noqa: E402
 from utils.training import trainer_extensions as ext  # noqa: E402
 from utils.training.updater import PredictionUpdater  # noqa: E402
 
@@ -49,6 +50,9 @@ def build_parser():
                                 epilog=__doc__.split('\n\n', 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = ' (default: %(default)s)'
+
+    def kept(name):
+        return " (default: {}, or the resumed snapshot's)".format(settings.DEFAULTS[name])
     p.add_argument('-r', '--resume_training', nargs='?', const='latest', metavar='SNAPSHOT',
                    help='resume from SNAPSHOT, or without a value from the newest intact '
                         'snapshot in OUT')
@@ -59,7 +63,7 @@ def build_parser():
     p.add_argument('-o', '--out', default=constants.RESULT_DIR, help='output directory' + d)
     p.add_argument('-i', '--iterations', type=int, default=constants.ITERATIONS,
                    help='total iterations (one D step + one G step each)' + d)
-    p.add_argument('-b', '--batch-size', type=int, default=constants.BATCH_SIZE, help=d[1:])
+    p.add_argument('-b', '--batch-size', type=int, help='clips per iteration' + kept('batch_size'))
     p.add_argument('--preset', choices=sorted(constants.PRESETS),
                    help='layer tables from constants.py (default: {}, or the resumed/loaded '
                         "file's)".format(constants.PRESET))
@@ -82,15 +86,18 @@ def build_parser():
                    help='mixed16: float16 weights and activations with float32 losses, updates '
                         'and loss scaling, for GPUs (default: {}, or the resumed '
                         "snapshot's)".format(constants.DTYPE))
-    p.add_argument('--lr-g', type=float, default=constants.LR_G, help='Adam step of G' + d)
-    p.add_argument('--lr-d', type=float, default=constants.LR_D, help='SGD step of D' + d)
-    for name, weight in constants.LOSS_WEIGHTS.items():
-        p.add_argument('--lambda-' + name, type=float, default=weight,
-                       help='weight of the generator loss term "{}"'.format(name) + d)
-    p.add_argument('--l-num', type=int, choices=(1, 2), default=constants.L_NUM,
-                   help='p of the Lp loss' + d)
-    p.add_argument('--alpha-num', type=float, default=constants.ALPHA_NUM,
-                   help='alpha of the GDL' + d)
+    p.add_argument('--lr-g', type=float, help='Adam step of G' + kept('lr_g'))
+    p.add_argument('--lr-g-steps', type=_steps, metavar='ITER:LR[,ITER:LR...]',
+                   help="G's Adam step LR for the updates after iteration ITER (as if resumed "
+                        "there with --lr-g LR), to finish a run at a lower rate; '' for none "
+                        "(default: none, or the resumed snapshot's)")
+    p.add_argument('--lr-d', type=float, help='SGD step of D' + kept('lr_d'))
+    for name in constants.LOSS_WEIGHTS:
+        p.add_argument('--lambda-' + name, type=float,
+                       help='weight of the generator loss term "{}"'.format(name)
+                            + kept('lambda_' + name))
+    p.add_argument('--l-num', type=int, choices=(1, 2), help='p of the Lp loss' + kept('l_num'))
+    p.add_argument('--alpha-num', type=float, help='alpha of the GDL' + kept('alpha_num'))
     p.add_argument('--snapshot-interval', type=int, default=constants.SNAPSHOT_INTERVAL,
                    help='iterations between snapshots and model saves' + d)
     p.add_argument('--snapshots-kept', type=int, default=constants.SNAPSHOTS_KEPT, help=d[1:])
@@ -120,16 +127,23 @@ def build_parser():
                         'under mpiexec')
     p.add_argument('--overwrite', action='store_true',
                    help='start afresh in OUT, deleting the snapshots and models of an earlier run')
-    p.add_argument('--seed', type=int, default=constants.SEED, help=d[1:])
+    p.add_argument('--seed', type=int, help=kept('seed')[1:])
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     return p
 
 
+def _steps(text):
+    try:
+        return settings.parse_steps(text) if text else []
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
 def _check_args(args):
     for name in ('iterations', 'batch_size', 'snapshot_interval', 'log_interval',
                  'snapshots_kept', 'divergence_window'):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError('--{} must be at least 1'.format(name.replace('_', '-')))
     for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows',
                  'divergence_factor', 'divergence_psnr_drop'):
@@ -139,14 +153,15 @@ def _check_args(args):
         raise UserError('-r and --overwrite contradict each other; pick one')
 
 
-class Plan(collections.namedtuple('Plan', 'config adversarial dtype device dataset terms '
-                                          'snapshot load eval_videos')):
+class Plan(collections.namedtuple('Plan', 'config adversarial dtype training device dataset '
+                                          'terms snapshot load eval_videos')):
     """Everything a run is made of, resolved and checked before any file is written."""
 
     @property
     def saved_config(self):
         """What the run's snapshots record: the model, and how it is trained."""
-        return dict(self.config.to_dict(), adversarial=self.adversarial, dtype=self.dtype)
+        return dict(self.config.to_dict(), adversarial=self.adversarial, dtype=self.dtype,
+                    training=self.training)
 
 
 def _model_options(args, source):
@@ -167,7 +182,26 @@ def _model_options(args, source):
     return options
 
 
-def _dataset(args, config, comm):
+def _training_settings(args, snapshot, say):
+    """Learning rates, loss weights, batch size and seed: given, else the resumed
+    snapshot's, else the defaults. Changing one on resuming is allowed, and said
+    (when ``say``: by one process of many)."""
+    given = {name: getattr(args, name) for name in settings.DEFAULTS}
+    recorded = snapshot.saved.get('training') if snapshot else None
+    train_settings, changes = settings.resolve(given, recorded)
+    if not say:
+        return train_settings
+    if snapshot and recorded is None:
+        warn('{}: written before snapshots recorded how they train; continuing with {} (give '
+             'the flags the run started with where they differ)'.format(
+                 snapshot.path, settings.describe(train_settings)))
+    for name, kept, value in changes:
+        print('resuming with --{} {} instead of the snapshot\'s {}'.format(
+            name.replace('_', '-'), settings.format_value(value), settings.format_value(kept)))
+    return train_settings
+
+
+def _dataset(args, config, comm, batch_size):
     rank, size = (comm.rank, comm.size) if comm else (0, 1)
     dataset = ClipDataset(args.data, config.hist_len, part=(rank, size))
     if comm:
@@ -176,9 +210,9 @@ def _dataset(args, config, comm):
         from mpi4py import MPI
         dataset = chainer.datasets.SubDataset(
             dataset, 0, comm.mpi_comm.allreduce(len(dataset), op=MPI.MIN))
-    if args.batch_size > len(dataset):
+    if batch_size > len(dataset):
         raise UserError('{}: holds {} clips, fewer than the batch size {}; make more clips or '
-                        'lower -b'.format(args.data, len(dataset), args.batch_size))
+                        'lower -b'.format(args.data, len(dataset), batch_size))
     return dataset
 
 
@@ -188,7 +222,7 @@ def _check_snapshot(plan, data):
     recorded = dict(checkpoint.model_config_of(path, saved).to_dict(),
                     adversarial=saved.get('adversarial', True))
     expected = dict(plan.saved_config)
-    del expected['dtype']  # a run may change its precision
+    del expected['dtype'], expected['training']  # a run may change these
     checkpoint.check_config(path, 'snapshot', recorded, expected, sorted(expected))
     order = arrays.get('updater/iterator:main/order')
     if order is not None and len(order) != len(plan.dataset):
@@ -210,11 +244,12 @@ def resolve(args, comm=None):
     # The precision is the run's, not the model's: a snapshot continues in its own
     # unless --dtype says otherwise.
     dtype = args.dtype or (snapshot.saved.get('dtype') if snapshot else None) or constants.DTYPE
+    train_settings = _training_settings(args, snapshot, say=comm is None or comm.rank == 0)
     gpu = comm.intra_rank if comm and args.gpu >= 0 else args.gpu
     device = get_device(gpu, args.device)
     terms = losses.generator_terms(
-        {name: getattr(args, 'lambda_' + name) for name in constants.LOSS_WEIGHTS},
-        args.l_num, args.alpha_num, adversarial, config.copy_mask)
+        settings.loss_weights(train_settings), train_settings['l_num'],
+        train_settings['alpha_num'], adversarial, config.copy_mask)
     eval_videos = None
     if args.eval_interval and os.path.isdir(args.eval_dir):
         # Only as many videos as the evaluation's windows need, kept in memory.
@@ -222,8 +257,9 @@ def resolve(args, comm=None):
             args.eval_dir, config.clip_len, config, 'the full-frame evaluation',
             enough=(lambda v: len(v) >= args.eval_windows) if args.eval_windows else None,
             keep=None)
-    plan = Plan(config, adversarial, dtype, device, _dataset(args, config, comm), terms,
-                snapshot, load, eval_videos)
+    plan = Plan(config, adversarial, dtype, train_settings, device,
+                _dataset(args, config, comm, train_settings['batch_size']), terms, snapshot,
+                load, eval_videos)
     if snapshot:
         _check_snapshot(plan, args.data)
         run_folder.best_record(args.out, adversarial)  # the best so far, read when evaluating
@@ -247,10 +283,11 @@ def build_trainer(args, plan, comm=None):
     device = plan.device
     if plan.dtype == 'mixed16' and device.xp is numpy and rank == 0:
         warn('--dtype mixed16 pays off on GPUs; on the CPU float32 is faster')
-    random.seed(args.seed)
-    numpy.random.seed(args.seed)
+    train_settings = plan.training
+    random.seed(train_settings['seed'])
+    numpy.random.seed(train_settings['seed'])
     if device.xp is not numpy:
-        device.xp.random.seed(args.seed)
+        device.xp.random.seed(train_settings['seed'])
 
     with chainer.using_config('dtype', compute_dtype(plan.dtype)):
         gen = models.Generator(plan.config)
@@ -260,14 +297,16 @@ def build_trainer(args, plan, comm=None):
     gen.to_device(device)
     if dis is not None:
         dis.to_device(device)
-    optimizers = optimizer_lib.build(gen, dis, args.lr_g, args.lr_d, comm)
+    optimizers = optimizer_lib.build(gen, dis, train_settings['lr_g'],
+                                     train_settings['lr_d'], comm)
 
-    order = SeededShuffle(args.seed)
+    order = SeededShuffle(train_settings['seed'])
     if args.loaderjobs:
         iterator = chainer.iterators.MultiprocessIterator(
-            plan.dataset, args.batch_size, n_processes=args.loaderjobs, order_sampler=order)
+            plan.dataset, train_settings['batch_size'], n_processes=args.loaderjobs,
+            order_sampler=order)
     else:
-        iterator = chainer.iterators.SerialIterator(plan.dataset, args.batch_size,
+        iterator = chainer.iterators.SerialIterator(plan.dataset, train_settings['batch_size'],
                                                     order_sampler=order)
     updater = PredictionUpdater(iterator, optimizers, device, plan.terms)
     trainer = training.Trainer(updater, (args.iterations, 'iteration'), out=args.out)
@@ -281,6 +320,9 @@ def build_trainer(args, plan, comm=None):
         return _write_state(t, saved_config) if rank == 0 else None
 
     trainer.extend(ext.StopOnSignal(save))
+    if train_settings['lr_g_steps']:
+        trainer.extend(ext.LearningRateSteps(train_settings['lr_g'],
+                                             train_settings['lr_g_steps']))
     trainer.extend(ext.DivergenceWatch(args.divergence_factor, args.divergence_window,
                                        args.divergence_psnr_drop, args.stop_on_divergence, save))
     if rank == 0:

@@ -6,6 +6,7 @@ import numpy
 import pytest
 
 import train
+from models import checkpoint
 from conftest import run_cli
 from utils.data import shards
 
@@ -54,6 +55,64 @@ def test_resume_is_exact(clip_dirs, tmp_path, capsys):
     for key in state:
         assert numpy.array_equal(a[key], b[key]), key
     assert int(b['updater/iteration']) == 6
+
+
+def test_resume_keeps_the_runs_learning_rates_and_loss_weights(clip_dirs, tmp_path, capsys):
+    """Chainer's snapshots hold Adam's moments but not its step: a bare -r must not fall
+    back to the defaults, and a flag given on resuming is a deliberate, stated change."""
+    recipe = ['-b', '4', '--lr-g', '0.003', '--lr-d', '0.05', '--lambda-gdl', '0',
+              '--lambda-adv', '0.5', '--seed', '3', '--snapshot-interval', '3']
+    assert _train(capsys, clip_dirs[0], tmp_path / 'a', '-i', '6', *recipe)[0] == 0
+    assert _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '3', *recipe)[0] == 0
+    code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '6', '-r')
+    assert code == 0, err
+    assert 'instead of' not in out and 'warning' not in err
+    a = numpy.load(tmp_path / 'a' / 'snapshot_iter_6.npz')
+    b = numpy.load(tmp_path / 'b' / 'snapshot_iter_6.npz')
+    for key in a.files:
+        if key.startswith('updater/'):
+            assert numpy.array_equal(a[key], b[key]), key
+
+    code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '7', '-r', '--lr-g',
+                            '0.001')
+    assert code == 0, err
+    assert "resuming with --lr-g 0.001 instead of the snapshot's 0.003" in out
+    _, saved = checkpoint.read(str(tmp_path / 'b' / 'snapshot_iter_7.npz'), 'snapshot')
+    assert saved['training']['lr_g'] == 0.001 and saved['training']['lambda_gdl'] == 0
+
+    del saved['training']  # as snapshots of earlier versions were written
+    old = str(tmp_path / 'old.npz')
+    checkpoint.save(old, dict(numpy.load(tmp_path / 'b' / 'snapshot_iter_7.npz')), saved)
+    code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '8', '-r', old)
+    assert code == 0, err
+    assert 'written before snapshots recorded how they train' in err and '--lr-g 4e-05' in err
+
+
+def test_lr_steps_equal_resuming_at_a_lower_rate(clip_dirs, tmp_path, capsys):
+    common = ['-b', '4', '--lr-g', '0.003', '--snapshot-interval', '1', '--no-adversarial']
+    steps = ['--lr-g-steps', '2:0.0005,3:0.001']
+    assert _train(capsys, clip_dirs[0], tmp_path / 'steps', '-i', '4', *common, *steps)[0] == 0
+    assert _train(capsys, clip_dirs[0], tmp_path / 'by_hand', '-i', '2', *common)[0] == 0
+    for it, rate in (('3', '0.0005'), ('4', '0.001')):
+        code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'by_hand', '-i', it, '-r',
+                                '--lr-g', rate)
+        assert code == 0, err
+    # Stopped mid-schedule, a bare -r carries on with the recorded steps.
+    assert _train(capsys, clip_dirs[0], tmp_path / 'resumed', '-i', '3', *common, *steps)[0] == 0
+    assert _train(capsys, clip_dirs[0], tmp_path / 'resumed', '-i', '4', '-r')[0] == 0
+    # Without the steps, the last two updates differ.
+    assert _train(capsys, clip_dirs[0], tmp_path / 'plain', '-i', '4', *common)[0] == 0
+    final = {name: numpy.load(tmp_path / name / 'snapshot_iter_4.npz')
+             for name in ('steps', 'by_hand', 'resumed', 'plain')}
+    keys = [k for k in final['steps'].files if k.startswith('updater/model:gen/')]
+    for name in ('by_hand', 'resumed'):
+        for key in keys:
+            assert numpy.array_equal(final['steps'][key], final[name][key]), (name, key)
+    assert not all(numpy.array_equal(final['steps'][k], final['plain'][k]) for k in keys)
+
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'bad', '-i', '1', '--lr-g-steps',
+                          '100')
+    assert code == 2 and 'ITERATION:RATE' in err
 
 
 def test_training_lowers_the_lp_loss(clip_dirs, tmp_path, capsys):

@@ -42,6 +42,29 @@ class PrintReport(extensions.PrintReport):
         self._log_len = len(log_report.log)
 
 
+class LearningRateSteps(training.Extension):
+    """G's Adam step by iteration: ``base`` until the first of ``steps`` ((iteration,
+    rate) pairs, sorted), then each rate for the updates after its iteration.
+
+    It keeps no state and reads only the iteration, so a resumed run takes the rate
+    of where it resumes from its first update."""
+
+    trigger = 1, 'iteration'
+
+    def __init__(self, base, steps):
+        self.base, self.steps = base, [tuple(s) for s in steps]
+
+    def rate(self, iteration):
+        return next((r for i, r in reversed(self.steps) if iteration >= i), self.base)
+
+    def initialize(self, trainer):
+        self(trainer)
+
+    def __call__(self, trainer):
+        # The rate of the next update, the iteration's (iteration + 1)th.
+        trainer.updater.get_optimizer('gen').alpha = self.rate(trainer.updater.iteration)
+
+
 class SampleImages(training.Extension):
     """Writes ``samples/iter_<n>.png``: for fixed clips, the last input frame, the
     prediction and the truth side by side."""
