@@ -196,8 +196,8 @@ def _training_settings(args, snapshot, say):
              'the flags the run started with where they differ)'.format(
                  snapshot.path, settings.describe(train_settings)))
     for name, kept, value in changes:
-        print('resuming with --{} {} instead of the snapshot\'s {}'.format(
-            name.replace('_', '-'), settings.format_value(value), settings.format_value(kept)))
+        print('resuming with {} {} instead of the snapshot\'s {}'.format(
+            settings.flag(name), settings.format_value(value), settings.format_value(kept)))
     return train_settings
 
 

@@ -47,9 +47,14 @@ def loss_weights(settings):
     return {name: settings['lambda_' + name] for name in constants.LOSS_WEIGHTS}
 
 
-def describe(settings, names=None):
-    return ', '.join('--{} {}'.format(name.replace('_', '-'), format_value(settings[name]))
-                     for name in (names or settings))
+def flag(name):
+    """The command-line flag of a setting: 'lr_g' -> '--lr-g'."""
+    return '--' + name.replace('_', '-')
+
+
+def describe(settings):
+    return ', '.join('{} {}'.format(flag(name), format_value(value))
+                     for name, value in settings.items())
 
 
 def format_value(value):
