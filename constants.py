@@ -88,6 +88,10 @@ RESIDUAL = False
 # (sigmoid(2) = 0.88).
 COPY_MASK = False
 COPY_MASK_BIAS = 2.0
+# With the copy mask, D judges the generated branch rather than the blended frame
+# (train.py --d-generated): a blended frame copies most pixels exactly, and D at
+# chance on it gives G no gradient worth its weight.
+D_GENERATED = False
 
 # --- training ------------------------------------------------------------------
 BATCH_SIZE = 8

@@ -74,6 +74,9 @@ def build_parser():
                         'it says so, generating the rest')
     p.add_argument('--d-frame-only', dest='d_conditioned', action='store_const', const=False,
                    help='D sees the frame alone (TF code), not the history with it (paper)')
+    p.add_argument('--d-generated', action='store_const', const=True,
+                   help="with --copy-mask: D judges the mask's generated branch, not the "
+                        'blended frame that copies the static pixels exactly')
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
     p.add_argument('--num-scales', type=int,

@@ -14,6 +14,13 @@ class Predictions(list):
     with the last input frame) and ``keep_logits`` the mask's logits (N, 1, H, W)."""
     generated = None
     keep_logits = None
+    d_generated = False
+
+    @property
+    def judged(self):
+        """What the discriminator judges: the predictions, or with
+        ``config.d_generated`` the generated branch."""
+        return self.generated if self.d_generated else self
 
 
 class Generator(chainer.Chain):
@@ -68,6 +75,7 @@ class Generator(chainer.Chain):
             predictions.append(prediction)
         if self.config.copy_mask:
             predictions.generated, predictions.keep_logits = generated, keep_logits
+            predictions.d_generated = self.config.d_generated
         return predictions
 
     def predict(self, history):

@@ -66,10 +66,11 @@ class PredictionUpdater(training.updaters.StandardUpdater):
                 _arrays(pyramid.pyramid(target, num_scales)))
 
     def dis_loss(self, histories, targets, predictions):
-        """D's loss on the real frames and the detached predictions; reports accuracy."""
+        """D's loss on the real frames and the detached predictions (what
+        ``predictions.judged`` holds); reports accuracy."""
         dis = self.get_optimizer('dis').target
         real = dis(targets, histories)
-        fake = dis(_arrays(predictions), histories)
+        fake = dis(_arrays(predictions.judged), histories)
         loss = losses.adversarial_loss(real, True) + losses.adversarial_loss(fake, False)
         _check('dis/loss', loss, self.iteration)
         acc_real = sum(float((r.array > 0).mean()) for r in real) / len(real)
