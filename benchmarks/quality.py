@@ -43,6 +43,8 @@ VARIANTS = {
     'adv_gdl_residual': (['--residual'], 'Adv+GDL residual'),
     'adv_gdl_frame_only': (['--d-frame-only'], 'Adv+GDL, D frame only'),
     'adv_gdl_copy_mask': (['--copy-mask'], 'Adv+GDL, copy mask'),
+    'adv_gdl_copy_mask_d_generated': (['--copy-mask', '--d-generated'],
+                                      'Adv+GDL, copy mask, D on the generated branch'),
     'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
     'l2_copy_mask': (['--no-adversarial', '--lambda-gdl', '0', '--copy-mask'], 'L2, copy mask'),
 }

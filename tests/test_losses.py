@@ -144,3 +144,24 @@ def test_mask_loss_is_the_cross_entropy_against_the_unchanged_pixels():
     finest = predictions.keep_logits[-1]
     losses.mask_loss(predictions, targets, histories).backward(retain_grad=True)
     assert (finest.grad[:, :, 10:14, 10:14] > 0).all() and (finest.grad[:, :, :8, :8] < 0).all()
+
+
+@pytest.mark.parametrize('d_generated', [False, True])
+def test_d_judges_the_blend_or_with_d_generated_the_generated_branch(d_generated):
+    """Both D's step and G's adversarial term see ``predictions.judged``: the
+    blended prediction, or with --d-generated the mask's generated branch."""
+    updater = make_updater(copy_mask=True, d_generated=d_generated)
+    gen, dis = updater.get_optimizer('gen').target, updater.get_optimizer('dis').target
+    histories, targets = updater.next_batch()
+    predictions = gen(histories)
+    judged = [p.array for p in (predictions.generated if d_generated else predictions)]
+    other = [p.array for p in (predictions if d_generated else predictions.generated)]
+
+    def verdict(frames, real):
+        return float(losses.adversarial_loss(dis(frames, histories), real).array)
+    assert abs(verdict(judged, True) - verdict(other, True)) > 1e-4  # the choice matters
+    adv = [t for t in updater.terms if t.name == 'adv'][0]
+    assert float(adv.function(predictions, targets, histories, dis).array) == \
+        pytest.approx(verdict(judged, True), rel=1e-6)
+    assert float(updater.dis_loss(histories, targets, predictions).array) == \
+        pytest.approx(verdict(targets, True) + verdict(judged, False), rel=1e-6)

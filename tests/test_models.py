@@ -163,10 +163,17 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
 
 
 def test_copy_mask_is_saved_and_old_files_have_none(tmp_path):
-    config = models.model_config('tiny', copy_mask=True)
+    config = models.model_config('tiny', copy_mask=True, d_generated=True)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
-    assert run_folder.load_generator(path).config.copy_mask
+    saved = run_folder.load_generator(path).config
+    assert saved.copy_mask and saved.d_generated
     old = dict(models.model_config('tiny').to_dict())
-    del old['copy_mask']
+    del old['copy_mask'], old['d_generated']
     assert not models.ModelConfig.from_dict(old).copy_mask
+    assert not models.ModelConfig.from_dict(old).d_generated
+
+
+def test_d_generated_needs_a_copy_mask():
+    with pytest.raises(UserError, match='--d-generated needs --copy-mask'):
+        models.model_config('tiny', d_generated=True)
