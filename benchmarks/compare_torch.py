@@ -1,7 +1,7 @@
 """This project against the PyTorch twin, side by side: training steps and full-frame inference.
 
     python benchmarks/compare_torch.py --torch-python /path/to/venv/bin/python
-        [--presets small paper] [--rounds 3] [--blas native|inherited]
+        [--presets small paper] [--rounds 3] [--blas native|inherited] [--d-conditioned]
 
 Each round runs every benchmark of this project and then the same one of
 ``../shared/bench/torch_ref.py`` (in the Python given, which has PyTorch), so
@@ -10,6 +10,11 @@ both see the same machine load; the figures are the medians over rounds.
 command, so OpenBLAS picks its own kernels as on a user's machine; ``inherited``
 keeps the environment as it is. Prints one JSON line per benchmark and a
 summary line with the ratios (this project's time / PyTorch's).
+
+The twin's discriminator, as the TensorFlow code's, sees the frame alone, so
+this project's training is timed with ``--d-frame-only`` to time the same model;
+``--d-conditioned`` times the paper's discriminator (the default of train.py),
+whose first layers also read the history.
 """
 import argparse
 import json
@@ -27,11 +32,12 @@ TORCH_REF = os.path.join(os.path.dirname(common.ROOT), 'shared', 'bench', 'torch
 BLAS_OVERRIDES = ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')
 
 
-def commands(preset, what, iters):
+def commands(preset, what, iters, d_conditioned=False):
     """(this project's command, PyTorch's command, JSON key, key is a rate)."""
     div = ['--width-div', str(constants.PRESETS[preset])]
     if what == 'train':
-        ours = ['benchmarks/train_step.py', '--preset', preset, '--iters', str(iters)]
+        ours = ['benchmarks/train_step.py', '--preset', preset, '--iters', str(iters)] \
+            + ([] if d_conditioned else ['--d-frame-only'])
         theirs = [TORCH_REF, '--iters', str(iters)] + div
         return ours, theirs, 'sec_per_iter', False
     ours = ['benchmarks/predict_frames.py', '--preset', preset, '--iters', str(iters),
@@ -64,6 +70,9 @@ def main(argv):
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--iters', type=int, default=3, help='timed iterations per run')
     p.add_argument('--blas', choices=['native', 'inherited'], default='native')
+    p.add_argument('--d-conditioned', action='store_true',
+                   help="train with the paper's D, which also reads the history (the twin's "
+                        'D sees the frame alone)')
     args = p.parse_args(argv)
     run(args.torch_python, ['-c', 'import torch; print("{}")'], os.environ)  # before any timing
     env = dict(os.environ)
@@ -74,12 +83,13 @@ def main(argv):
     for _ in range(args.rounds):
         for preset in args.presets:
             for what in args.what:
-                ours, theirs, key, rate = commands(preset, what, args.iters)
+                ours, theirs, key, rate = commands(preset, what, args.iters, args.d_conditioned)
                 for impl, python, command in (('chainer', sys.executable, ours),
                                               ('pytorch', args.torch_python, theirs)):
                     figures.setdefault((preset, what, key, rate), {}).setdefault(impl, []).append(
                         run(python, command, env)[key])
     summary = {'benchmark': 'compare_torch', 'blas': args.blas, 'rounds': args.rounds,
+               'd_conditioned': args.d_conditioned,
                'blas_overrides': {n: env.get(n) for n in BLAS_OVERRIDES}, 'ratios': {}}
     for (preset, what, key, rate), runs in figures.items():
         median = {impl: statistics.median(values) for impl, values in runs.items()}

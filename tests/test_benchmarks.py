@@ -24,6 +24,19 @@ def test_train_step_prints_one_json_line(dtype):
     assert figures['preset'] == 'tiny' and figures['batch_size'] == 2
     assert figures['sec_per_iter'] > 0 and figures['device']
     assert figures['impl'] == ('chainer' if dtype == 'float32' else 'chainer-mixed16')
+    assert figures['d_conditioned']
+
+
+def test_train_step_times_the_twins_frame_only_discriminator():
+    """compare_torch.py times this model against the PyTorch twin, whose D sees the frame alone."""
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    import compare_torch
+    ours = compare_torch.commands('tiny', 'train', 1)[0]
+    assert '--d-frame-only' in ours
+    assert '--d-frame-only' not in compare_torch.commands('tiny', 'train', 1, d_conditioned=True)[0]
+    code, out, err = _run(*(ours[0].split('/')[-1:] + ours[1:] + ['--warmup', '0', '-b', '2']))
+    assert code == 0, err
+    assert json.loads(out)['d_conditioned'] is False
 
 
 def test_predict_frames_prints_one_json_line():
