@@ -92,6 +92,11 @@ COPY_MASK_BIAS = 2.0
 # (train.py --d-generated): a blended frame copies most pixels exactly, and D at
 # chance on it gives G no gradient worth its weight.
 D_GENERATED = False
+# With the copy mask, a prediction made for use (not for training) takes, at each
+# pixel of the finest scale, the last frame or the generated frame, whichever the
+# mask favours (train.py --hard-mask), instead of their blend: a pixel the mask
+# copies with weight 0.8 is then exact rather than 20% off.
+HARD_MASK = False
 
 # --- training ------------------------------------------------------------------
 BATCH_SIZE = 8

@@ -77,6 +77,10 @@ def build_parser():
     p.add_argument('--d-generated', action='store_const', const=True,
                    help="with --copy-mask: D judges the mask's generated branch, not the "
                         'blended frame that copies the static pixels exactly')
+    p.add_argument('--hard-mask', action='store_const', const=True,
+                   help='with --copy-mask: predictions outside training (evaluation, test.py) '
+                        'take the last or the generated frame at each pixel, whichever the mask '
+                        'favours, instead of blending them')
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
     p.add_argument('--num-scales', type=int,

@@ -15,7 +15,7 @@ from utils.errors import UserError
 GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales', 'copy_mask')
 # The options of ``model_config``: what a user chooses; the rest follows.
 OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'copy_mask',
-           'd_generated')
+           'd_generated', 'hard_mask')
 
 
 def _tuples(table):
@@ -39,6 +39,7 @@ class ModelConfig:
     crop_size: int
     copy_mask: bool = False  # files written before this option existed have none
     d_generated: bool = False  # likewise
+    hard_mask: bool = False  # likewise
 
     def __post_init__(self):
         for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
@@ -90,11 +91,13 @@ def _narrow(table, div):
 def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
                  num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
-                 d_generated=constants.D_GENERATED):
+                 d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
     tables) and a history of ``hist_len`` frames; with ``copy_mask`` each scale
     outputs a mask channel too (see ``Generator``), and with ``d_generated`` D
-    judges the mask's generated branch (see ``Predictions.judged``)."""
+    judges the mask's generated branch (see ``Predictions.judged``) and with
+    ``hard_mask`` predictions outside training choose rather than blend (see
+    ``Generator``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
@@ -104,9 +107,10 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                         'in constants.py), not {}'.format(rows, num_scales))
     if hist_len < 1:
         raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
-    if d_generated and not copy_mask:
-        raise UserError('--d-generated needs --copy-mask: without a mask there is no '
-                        'generated branch apart from the prediction')
+    for name, needs_mask in (('--d-generated', d_generated), ('--hard-mask', hard_mask)):
+        if needs_mask and not copy_mask:
+            raise UserError('{} needs --copy-mask: without a mask there is no generated '
+                            'branch apart from the prediction'.format(name))
     div = constants.PRESETS[preset]
     c = ModelConfig.frame_channels
     g_maps = [[c * hist_len if k == 0 else c * (hist_len + 1)] + list(hidden)
@@ -121,4 +125,4 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
               for row in constants.PAPER_D_FC[last]],
         residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
         num_scales=num_scales, crop_size=constants.CROP_SIZE, copy_mask=bool(copy_mask),
-        d_generated=bool(d_generated))
+        d_generated=bool(d_generated), hard_mask=bool(hard_mask))

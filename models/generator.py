@@ -34,7 +34,11 @@ class Generator(chainer.Chain):
     ``m * last input frame + (1 - m) * generated``: what does not move is copied
     exactly, and the towers spend their capacity on what moves. The mask starts
     near "copy" (``constants.COPY_MASK_BIAS``), so training starts from the
-    copy-last-frame prediction rather than from noise.
+    copy-last-frame prediction rather than from noise. With ``config.hard_mask``,
+    outside training (``chainer.config.train`` off: evaluation, test.py) the
+    finest scale takes, at each pixel, the last frame where m > 1/2 and the
+    generated frame elsewhere: the choice the blend is trained to make, without
+    the blend's partial copies.
     """
 
     def __init__(self, config):
@@ -57,7 +61,8 @@ class Generator(chainer.Chain):
         c = self.config.frame_channels
         predictions = Predictions()
         generated, keep_logits = [], []
-        for tower, history in zip(self.towers, history_pyramid):
+        finest = len(self.towers) - 1
+        for k, (tower, history) in enumerate(zip(self.towers, history_pyramid)):
             history = F.cast(history, self.dtype)
             if predictions:
                 previous = pyramid.resize(predictions[-1], history.shape[2:])
@@ -70,7 +75,11 @@ class Generator(chainer.Chain):
             if self.config.copy_mask:
                 generated.append(prediction)
                 keep_logits.append(out[:, c:])
-                keep = F.broadcast_to(F.sigmoid(out[:, c:]), prediction.shape)
+                if k == finest and self.config.hard_mask and not chainer.config.train:
+                    keep = (out.array[:, c:] > 0).astype(prediction.dtype)
+                else:
+                    keep = F.sigmoid(out[:, c:])
+                keep = F.broadcast_to(keep, prediction.shape)
                 prediction = keep * history[:, -c:] + (1 - keep) * prediction
             predictions.append(prediction)
         if self.config.copy_mask:

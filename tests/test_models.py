@@ -163,17 +163,39 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
 
 
 def test_copy_mask_is_saved_and_old_files_have_none(tmp_path):
-    config = models.model_config('tiny', copy_mask=True, d_generated=True)
+    config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
     saved = run_folder.load_generator(path).config
-    assert saved.copy_mask and saved.d_generated
+    assert saved.copy_mask and saved.d_generated and saved.hard_mask
     old = dict(models.model_config('tiny').to_dict())
-    del old['copy_mask'], old['d_generated']
+    del old['copy_mask'], old['d_generated'], old['hard_mask']
     assert not models.ModelConfig.from_dict(old).copy_mask
     assert not models.ModelConfig.from_dict(old).d_generated
+    assert not models.ModelConfig.from_dict(old).hard_mask
 
 
-def test_d_generated_needs_a_copy_mask():
-    with pytest.raises(UserError, match='--d-generated needs --copy-mask'):
-        models.model_config('tiny', d_generated=True)
+@pytest.mark.parametrize('option', ['d_generated', 'hard_mask'])
+def test_mask_options_need_a_copy_mask(option):
+    with pytest.raises(UserError, match='--{} needs --copy-mask'.format(option.replace('_', '-'))):
+        models.model_config('tiny', **{option: True})
+
+
+def test_hard_mask_chooses_the_last_or_the_generated_frame_outside_training():
+    numpy.random.seed(0)
+    history = numpy.random.default_rng(1).uniform(-1, 1, (2, 12, 32, 32)).astype(numpy.float32)
+    gen = models.Generator(models.model_config('tiny', copy_mask=True, hard_mask=True))
+    gen.towers[-1][-1].b.array[3:] = 0  # a mask that copies some pixels and not others
+    pyr = pyramid.pyramid(history, gen.config.num_scales)
+    trained = gen(pyr)
+    keep = 1 / (1 + numpy.exp(-trained.keep_logits[-1].array))
+    generated, last = trained.generated[-1].array, history[:, -3:]
+    assert 0.05 < (keep > 0.5).mean() < 0.95  # both choices are made
+    assert numpy.allclose(trained[-1].array, keep * last + (1 - keep) * generated, atol=1e-6)
+    with chainer.using_config('train', False):
+        chosen = gen.predict(history).array
+    assert numpy.array_equal(chosen, numpy.where(keep > 0.5, last, generated))
+    soft = models.Generator(models.model_config('tiny', copy_mask=True))
+    soft.copyparams(gen)
+    with chainer.using_config('train', False):
+        assert numpy.allclose(soft.predict(history).array, trained[-1].array, atol=1e-6)
