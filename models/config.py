@@ -93,10 +93,10 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
                  d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
-    tables) and a history of ``hist_len`` frames; with ``copy_mask`` each scale
-    outputs a mask channel too (see ``Generator``), and with ``d_generated`` D
-    judges the mask's generated branch (see ``Predictions.judged``) and with
-    ``hard_mask`` predictions outside training choose rather than blend (see
+    tables) and a history of ``hist_len`` frames. With ``copy_mask`` each scale
+    outputs a mask channel too (see ``Generator``); with it, ``d_generated`` has D
+    judge the mask's generated branch (see ``Predictions.judged``), and
+    ``hard_mask`` has predictions outside training choose rather than blend (see
     ``Generator``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(

@@ -162,7 +162,7 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
     assert numpy.abs(generated - last).mean() > 0.3
 
 
-def test_copy_mask_is_saved_and_old_files_have_none(tmp_path):
+def test_mask_options_are_saved_and_old_files_have_none(tmp_path):
     config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
