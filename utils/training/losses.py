@@ -110,8 +110,8 @@ def generator_terms(weights=None, l_num=constants.L_NUM, alpha_num=constants.ALP
         'lp': (lambda pred, target, history, dis: lp_loss(pred, target, l_num), False, False),
         'gdl': (lambda pred, target, history, dis: gdl_loss(pred, target, alpha_num), False,
                 False),
-        'adv': (lambda pred, target, history, dis: adversarial_loss(dis(pred.judged, history), True),
-                True, False),
+        'adv': (lambda pred, target, history, dis: adversarial_loss(
+            dis(pred.judged, history), True), True, False),
         'branch': (lambda pred, target, history, dis: branch_loss(
             pred, target, l_num, alpha_num, weights['lp'], weights['gdl']), False, True),
         'mask': (lambda pred, target, history, dis: mask_loss(pred, target, history), False, True),
