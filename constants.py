@@ -28,6 +28,14 @@ CROP_SIZE = 32               # training crops are CROP_SIZE x CROP_SIZE
 CLIP_MOTION_THRESHOLD = 100.0
 # ...except this fraction of clips, kept without looking at motion.
 UNFILTERED_FRACTION = 0.05
+# The frames that motion is measured on (process_data.py --motion-frames): 'clip',
+# the whole clip, frame to predict included (the TF code's), or 'history', the
+# input frames alone. Measured on the whole clip, the filter keeps a clip whose
+# input frames are still only when its last frame moves, so a model learns that
+# what stood still starts to move: in Ms. Pac-Man, 63% of such kept clips move next,
+# and the shipped models moved the ghosts the game freezes while Ms. Pac-Man dies.
+CLIP_MOTION_FRAMES = 'clip'
+MOTION_FRAMES_CHOICES = ('clip', 'history')
 # Random crops tried at one start frame before drawing another start.
 CROP_TRIES = 100
 NUM_CLIPS = 500000           # as the original README

@@ -32,7 +32,7 @@ from utils.errors import UserError, cli, warn
 
 class VideoJob(collections.namedtuple('VideoJob', 'out run index path num_filtered '
                                                   'num_unfiltered seed round threshold '
-                                                  'hist_len options')):
+                                                  'hist_len motion_frames options')):
     """The clips to cut from one video: ``num_filtered`` that move and
     ``num_unfiltered`` taken anywhere, in round ``p`` (planned) or ``t`` (topping
     up what videos without motion, or that failed to decode, could not give);
@@ -50,7 +50,7 @@ def _cut_video(job, paths):
     def frames():
         return framelib.iter_frames(job.path, job.options)
 
-    index = cliplib.MotionIndex(frames(), job.threshold, job.hist_len)
+    index = cliplib.MotionIndex(frames(), job.threshold, job.hist_len, job.motion_frames)
     try:
         if index.counts is None:
             raise UserError('{}: frames are {}x{}, smaller than the {}x{} crops; use larger '
@@ -108,7 +108,8 @@ def _start_run(out, manifest, args, videos):
     checking what ``out`` already holds against the mode asked for."""
     params = dict(source=os.path.abspath(args.train_dir), num_clips=args.num_clips,
                   seed=args.seed,
-                  threshold=args.threshold, unfiltered_fraction=constants.UNFILTERED_FRACTION,
+                  threshold=args.threshold, motion_frames=args.motion_frames,
+                  unfiltered_fraction=args.unfiltered_fraction,
                   videos=[v for v, _ in videos], frames=[n for _, n in videos],
                   frame_step=args.frame_step,
                   resize=list(args.resize) if args.resize else None, max_frames=args.max_frames)
@@ -127,7 +128,8 @@ def _start_run(out, manifest, args, videos):
     if last is not None and not last['complete']:
         if args.resume:
             # Runs recorded before the frame options existed read them all.
-            recorded = dict(dict(frame_step=1, resize=None, max_frames=None), **last)
+            recorded = dict(dict(frame_step=1, resize=None, max_frames=None,
+                                 motion_frames='clip'), **last)
             changed = [k for k in params if recorded.get(k) != params[k]]
             if changed:
                 raise UserError('{}: the interrupted run used other {}; resume with the '
@@ -174,7 +176,7 @@ def make_clips(args):
 
     rng = numpy.random.default_rng(numpy.random.SeedSequence([args.seed, run_index]))
     starts = [n - args.hist_len for _, n in videos]
-    num_unfiltered = rng.binomial(num, constants.UNFILTERED_FRACTION)
+    num_unfiltered = rng.binomial(num, args.unfiltered_fraction)
     filtered = _allocate(num - num_unfiltered, starts, rng)
     unfiltered = _allocate(num_unfiltered, starts, rng)
 
@@ -185,7 +187,7 @@ def make_clips(args):
     def job(round_, index, num_filtered, num_unfiltered):
         return VideoJob(out, run_index, index, videos[index][0], int(num_filtered),
                         int(num_unfiltered), args.seed, round_, args.threshold, args.hist_len,
-                        options)
+                        args.motion_frames, options)
 
     def run_jobs(jobs):
         todo = [j for j in jobs if j.key not in run['done'] and j.num_filtered + j.num_unfiltered]
@@ -255,6 +257,14 @@ def build_parser():
     p.add_argument('--threshold', type=float, default=constants.CLIP_MOTION_THRESHOLD,
                    help='motion a clip needs: summed squared difference of consecutive '
                         'frames on the [-1, 1] scale' + d)
+    p.add_argument('--motion-frames', choices=constants.MOTION_FRAMES_CHOICES,
+                   default=constants.CLIP_MOTION_FRAMES,
+                   help="frames the motion is measured on: 'clip', all of them (the TF code's), "
+                        "or 'history', the input frames alone, so that the filter does not "
+                        "pick clips by the frame to predict" + d)
+    p.add_argument('--unfiltered-fraction', type=float, default=constants.UNFILTERED_FRACTION,
+                   help='share of the clips taken without the motion test, so that the model '
+                        'also sees how often still things stay still' + d)
     p.add_argument('--seed', type=int, default=constants.SEED, help='same seed, same clips' + d)
     p.add_argument('--workers', type=int, default=os.cpu_count(),
                    help='processes reading videos' + d)
@@ -276,6 +286,12 @@ def main(argv):
         raise UserError('-n/--num-clips must be at least 1 (got {})'.format(args.num_clips))
     if args.workers < 1 or args.hist_len < 1:
         raise UserError('--workers and --hist-len must be at least 1')
+    if not 0 <= args.unfiltered_fraction <= 1:
+        raise UserError('--unfiltered-fraction must be between 0 and 1 (got {})'.format(
+            args.unfiltered_fraction))
+    if args.motion_frames == 'history' and args.hist_len < 2:
+        raise UserError('--motion-frames history needs --hist-len 2 or more: one input frame '
+                        'has no motion of its own')
     check_frame_options(args)
     make_clips(args)
 

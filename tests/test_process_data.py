@@ -32,17 +32,51 @@ def _write_video(directory, frames):
         Image.fromarray(f).save(directory / 'frame{}.png'.format(k))
 
 
-def test_moving_crops_match_brute_force(frames_dir):
+@pytest.mark.parametrize('motion_frames', constants.MOTION_FRAMES_CHOICES)
+def test_moving_crops_match_brute_force(frames_dir, motion_frames):
     from utils.data import frames as framelib
     video = framelib.read_video(str(frames_dir / 'train' / 'video000'))[:12]
-    mask = cliplib.moving_crops(video)
+    mask = cliplib.moving_crops(video, motion_frames=motion_frames)
     assert mask.shape == (12 - constants.HIST_LEN, 210 - 31, 160 - 31)
     assert 0 < mask.mean() < 1
+    measured = 5 if motion_frames == 'clip' else 4  # frames the motion is summed over
     rng = numpy.random.default_rng(0)
     for _ in range(60):
         s, y, x = (int(rng.integers(d)) for d in mask.shape)
-        clip = video[s:s + 5, y:y + 32, x:x + 32]
+        clip = video[s:s + measured, y:y + 32, x:x + 32]
         assert mask[s, y, x] == (reference.clip_motion(clip) > constants.CLIP_MOTION_THRESHOLD)
+
+
+def test_history_motion_does_not_pick_clips_by_the_frame_to_predict(tmp_path, capsys):
+    """A sprite that stands still and jumps every sixth frame: measured on the whole
+    clip, the filter keeps a clip whose history is still only when the sprite jumps
+    next; measured on the history, it keeps no such clip (the unfiltered share has
+    them, whatever comes next)."""
+    frames = numpy.zeros((60, 40, 40, 3), numpy.uint8)
+    for t in range(60):
+        x = 8 if t % 6 == 5 else 4
+        frames[t, 10:20, x:x + 10] = 255
+    _write_video(tmp_path / 'v' / 'jumps', list(frames))
+    for how in constants.MOTION_FRAMES_CHOICES:
+        out = tmp_path / how
+        code, _, _ = run_cli(process_data.main, _args(tmp_path / 'v', out, '--motion-frames', how,
+                                                      n=2000), capsys)
+        assert code == 0
+        assert json.load(open(out / shards.MANIFEST))['runs'][0]['motion_frames'] == how
+        got = _all(str(out))
+        clips = got['clips'][got['filtered']].astype(int)
+        moves = (numpy.abs(numpy.diff(clips, axis=1)) > 0).any(axis=(2, 3, 4))  # (n, 4 pairs)
+        still_history = ~moves[:, :3].any(axis=1)
+        if how == 'clip':
+            assert still_history.any() and moves[still_history, 3].all()
+        else:
+            assert len(clips) and not still_history.any()
+    code, _, _ = run_cli(process_data.main, _args(tmp_path / 'v', tmp_path / 'half',
+                                                  '--unfiltered-fraction', '0.5', n=2000), capsys)
+    assert code == 0
+    assert json.load(open(tmp_path / 'half' / shards.MANIFEST))['runs'][0][
+        'unfiltered_fraction'] == 0.5
+    assert 0.45 < (~_all(str(tmp_path / 'half'))['filtered']).mean() < 0.55
 
 
 def test_clips_move_static_video_gives_only_unfiltered(frames_dir, tmp_path, capsys):
@@ -131,13 +165,16 @@ def test_interrupted_run_resumes_to_the_same_clips(frames_dir, tmp_path, capsys)
     code, _, err = run_cli(process_data.main, _args(src, out, '--seed', '5', '--resume',
                                                     n=25000), capsys)
     assert code == 2 and 'other seed' in err
+    code, _, err = run_cli(process_data.main, _args(src, out, '--motion-frames', 'history',
+                                                    '--resume', n=25000), capsys)
+    assert code == 2 and 'other motion_frames' in err
     assert run_cli(process_data.main, _args(src, out, '--resume', n=25000), capsys)[0] == 0
     a, b = _all(str(tmp_path / 'whole')), _all(str(out))
     assert numpy.array_equal(a['clips'], b['clips'])
 
 
 @pytest.mark.parametrize('case', ['zero', 'negative', 'missing', 'empty', 'short', 'foreign',
-                                  'corrupt', 'mixed'])
+                                  'corrupt', 'mixed', 'history_of_one', 'fraction'])
 def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
     src = frames_dir / 'train'
     argv = _args(src, tmp_path / 'c')
@@ -145,6 +182,10 @@ def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
         argv[1] = '0' if case == 'zero' else '-5'
     if case == 'missing':
         argv = _args(tmp_path / 'nowhere', tmp_path / 'c')
+    if case == 'fraction':
+        argv += ['--unfiltered-fraction', '1.5']
+    if case == 'history_of_one':
+        argv += ['--hist-len', '1', '--motion-frames', 'history']
     if case == 'empty':
         (tmp_path / 'empty').mkdir()
         argv = _args(tmp_path / 'empty', tmp_path / 'c')
@@ -171,7 +212,9 @@ def test_bad_input_one_line_exit_2(frames_dir, tmp_path, capsys, case):
             'missing': 'nowhere: no such frame directory', 'empty': 'empty: holds no video',
             'short': 'no video has the 5 frames', 'foreign': 'no clips.json',
             'corrupt': 'frame7.png: not a readable image',
-            'mixed': 'frame7.png: is 100x100 but the first frame of its video is 160x210'
+            'mixed': 'frame7.png: is 100x100 but the first frame of its video is 160x210',
+            'history_of_one': '--motion-frames history needs --hist-len 2 or more',
+            'fraction': '--unfiltered-fraction must be between 0 and 1 (got 1.5)'
             }[case] in lines[0]
     if case == 'short':
         assert 'short/v: skipped, it has 3 frames' in err

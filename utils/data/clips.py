@@ -26,15 +26,19 @@ _BLOCK = 64
 
 
 def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
-                 hist_len=constants.HIST_LEN, crop=constants.CROP_SIZE):
+                 hist_len=constants.HIST_LEN, crop=constants.CROP_SIZE,
+                 motion_frames=constants.CLIP_MOTION_FRAMES):
     """Bool (starts, H - crop + 1, W - crop + 1): does the clip at (start, y, x) move?
 
     A clip starting at frame ``s`` moves when the squared difference between
-    consecutive frames, summed over its ``hist_len`` frame pairs, its crop and its
-    channels, exceeds ``threshold`` on the [-1, 1] scale.
+    consecutive frames, summed over its crop, its channels and its frame pairs,
+    exceeds ``threshold`` on the [-1, 1] scale. ``motion_frames``: 'clip' sums the
+    ``hist_len`` pairs of the whole clip, 'history' the ``hist_len - 1`` pairs of
+    the input frames alone (``constants.CLIP_MOTION_FRAMES`` says why).
     """
     t, h, w, _ = frames.shape
     starts = t - hist_len
+    pairs = {'clip': hist_len, 'history': hist_len - 1}[motion_frames]
     limit = pixels.squared_difference_to_0_255(threshold)
     # int32 cumulative sums may wrap around, but every box sum they are differenced
     # into is below crop^2 * hist_len * 3 * 255^2 < 2^31, and wrap-around cancels.
@@ -48,7 +52,7 @@ def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
         pair = d[..., 0] + d[..., 1] + d[..., 2]  # faster than a sum over the last axis
         cum = numpy.zeros((len(pair) + 1, h, w), numpy.int32)
         numpy.cumsum(pair, axis=0, out=cum[1:])
-        window = cum[hist_len:] - cum[:-hist_len]                 # (n, h, w)
+        window = cum[pairs:pairs + s1 - s0] - cum[:s1 - s0]     # (n, h, w)
         rows = numpy.zeros((s1 - s0, h + 1, w), numpy.int32)
         numpy.cumsum(window, axis=1, out=rows[:, 1:])
         rows = rows[:, crop:] - rows[:, :-crop]                   # (n, h - crop + 1, w)
@@ -77,7 +81,7 @@ class MotionIndex:
     memory stays flat however long the video is. ``shape``: the frames' (H, W, 3);
     ``counts`` is None when they are smaller than a crop."""
 
-    def __init__(self, frames, threshold, hist_len, crop=constants.CROP_SIZE):
+    def __init__(self, frames, threshold, hist_len, motion_frames, crop=constants.CROP_SIZE):
         self.file = tempfile.TemporaryFile()
         self.counts, self.shape, self.crop = [], None, crop
         for _, chunk in blocks(frames, hist_len):
@@ -85,8 +89,8 @@ class MotionIndex:
             if min(self.shape[:2]) < crop:
                 self.counts = None
                 return
-            rows = moving_crops(chunk, threshold, hist_len, crop).reshape(len(chunk) - hist_len,
-                                                                           -1)
+            rows = moving_crops(chunk, threshold, hist_len, crop,
+                                motion_frames).reshape(len(chunk) - hist_len, -1)
             self.counts.append(numpy.count_nonzero(rows, axis=1))
             self.file.write(numpy.packbits(rows, axis=1).tobytes())
         self.counts = numpy.concatenate(self.counts) if self.counts \
