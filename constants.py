@@ -33,7 +33,7 @@ UNFILTERED_FRACTION = 0.05
 # input frames alone. Measured on the whole clip, the filter keeps a clip whose
 # input frames are still only when its last frame moves, so a model learns that
 # what stood still starts to move: in Ms. Pac-Man, 63% of such kept clips move next,
-# and the shipped models moved the ghosts the game freezes while Ms. Pac-Man dies.
+# and generators trained on them moved the ghosts the game freezes while Ms. Pac-Man dies.
 CLIP_MOTION_FRAMES = 'clip'
 MOTION_FRAMES_CHOICES = ('clip', 'history')
 # Random crops tried at one start frame before drawing another start.
