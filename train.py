@@ -28,6 +28,7 @@ from chainer.training import extensions  # noqa: E402
 import constants  # noqa: E402
 import models  # noqa: E402
 from models import checkpoint  # noqa: E402
+from models.generator import longer_history  # noqa: E402
 from utils import workers  # noqa: E402
 from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
@@ -88,7 +89,9 @@ def build_parser():
                         "resumed/loaded file's)".format(constants.NUM_SCALES))
     p.add_argument('--hist-len', type=int,
                    help='input frames per prediction (default: {}, or the resumed/loaded '
-                        "file's); clips cut for a longer history serve".format(constants.HIST_LEN))
+                        "file's; with -l, a longer history widens the loaded generator, its "
+                        'extra oldest frames starting at zero weights); clips cut for a longer '
+                        'history serve'.format(constants.HIST_LEN))
     p.add_argument('--dtype', choices=constants.DTYPES,
                    help='mixed16: float16 weights and activations with float32 losses, updates '
                         'and loss scaling, for GPUs (default: {}, or the resumed '
@@ -171,9 +174,10 @@ class Plan(collections.namedtuple('Plan', 'config adversarial dtype training dev
                     training=self.training)
 
 
-def _model_options(args, source):
+def _model_options(args, source, loaded):
     """The model options of this run: given on the command line, else the resumed or
-    loaded file's, else the defaults. Contradicting the file is refused."""
+    loaded file's, else the defaults. Contradicting the file is refused, except a
+    longer history for a ``loaded`` generator (see ``generator.longer_history``)."""
     saved = source.options() if source else {}
     default_config = models.model_config()
     defaults = dict({name: getattr(default_config, name) for name in models.config.OPTIONS},
@@ -181,7 +185,8 @@ def _model_options(args, source):
     options = {}
     for name in MODEL_OPTIONS:
         given, kept = getattr(args, name), saved.get(name)
-        if given is not None and kept is not None and given != kept:
+        longer = loaded and name == 'hist_len' and given is not None and given > kept
+        if given is not None and kept is not None and given != kept and not longer:
             raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
                             'option to continue it as it was'.format(source.path, name, kept,
                                                                      given))
@@ -206,6 +211,18 @@ def _training_settings(args, snapshot, say):
         print('resuming with {} {} instead of the snapshot\'s {}'.format(
             settings.flag(name), settings.format_value(value), settings.format_value(kept)))
     return train_settings
+
+
+def _widened(load, config, say):
+    """The loaded generator, widened to this run's longer history if it asks for one."""
+    saved = checkpoint.model_config_of(load.path, load.saved)
+    if saved.hist_len == config.hist_len:
+        return load
+    if say:
+            print('{}: widened from {} to {} input frames; the oldest {} start with zero '
+              'weights'.format(load.path, saved.hist_len, config.hist_len,
+                               config.hist_len - saved.hist_len))
+    return load._replace(arrays=longer_history(load.arrays, saved, config.hist_len))
 
 
 def _dataset(args, config, comm, batch_size):
@@ -245,13 +262,16 @@ def resolve(args, comm=None):
     snapshot = run_folder.resume_source(args.out, args.resume_training) \
         if args.resume_training else None
     load = run_folder.generator_source(args.load) if args.load else None
-    options = _model_options(args, snapshot or load)
+    options = _model_options(args, snapshot or load, loaded=snapshot is None)
     adversarial = options.pop('adversarial')
     config = models.model_config(**options)
+    say = comm is None or comm.rank == 0
+    if load and not snapshot:
+        load = _widened(load, config, say)
     # The precision is the run's, not the model's: a snapshot continues in its own
     # unless --dtype says otherwise.
     dtype = args.dtype or (snapshot.saved.get('dtype') if snapshot else None) or constants.DTYPE
-    train_settings = _training_settings(args, snapshot, say=comm is None or comm.rank == 0)
+    train_settings = _training_settings(args, snapshot, say)
     gpu = comm.intra_rank if comm and args.gpu >= 0 else args.gpu
     device = get_device(gpu, args.device)
     terms = losses.generator_terms(

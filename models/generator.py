@@ -91,3 +91,18 @@ class Generator(chainer.Chain):
         """The finest-scale float32 prediction for an (N, hist_len * 3, H, W) history."""
         return F.cast(self.forward(pyramid.pyramid(history, self.config.num_scales))[-1],
                       numpy.float32)
+
+
+def longer_history(arrays, config, hist_len):
+    """The arrays of a generator of ``config`` widened to a history of ``hist_len``
+    frames: each scale's first layer gets zero weights for the extra, oldest frames
+    (its inputs are the history oldest first, then the coarser prediction), so the
+    widened generator predicts as the saved one did and fine-tuning starts there."""
+    extra = config.frame_channels * (hist_len - config.hist_len)
+    widened = dict(arrays)
+    for k in range(config.num_scales):
+        key = 'towers/{}/0/W'.format(k)
+        w = arrays[key]
+        widened[key] = numpy.concatenate(
+            [numpy.zeros((w.shape[0], extra) + w.shape[2:], w.dtype), w], axis=1)
+    return widened

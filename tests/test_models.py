@@ -9,7 +9,7 @@ from chainer import gradient_check
 import constants
 import models
 import reference
-from models import checkpoint, pyramid
+from models import checkpoint, generator, pyramid
 from models.conv import GemmConvolution2D
 from utils import run_folder
 from utils.device import stock_convolution
@@ -136,6 +136,24 @@ def test_model_file_whose_weights_do_not_fit_its_configuration(tmp_path):
     checkpoint.save(path, gen, models.model_config('small'))
     with pytest.raises(UserError, match='does not fit this model'):
         run_folder.load_generator(path)
+
+
+def test_longer_history_predicts_as_before_and_its_new_weights_learn():
+    numpy.random.seed(0)
+    config = models.model_config('tiny', copy_mask=True)
+    gen = models.Generator(config)
+    arrays = chainer.serializers.npz.serialize(gen)
+    wide = models.Generator(models.model_config('tiny', copy_mask=True, hist_len=6))
+    chainer.serializers.NpzDeserializer(
+        generator.longer_history(arrays, config, 6)).load(wide)
+    history = numpy.random.default_rng(2).uniform(-1, 1, (2, 18, 40, 24)).astype(numpy.float32)
+    assert numpy.allclose(wide.predict(history).array, gen.predict(history[:, 6:]).array,
+                          atol=1e-5)
+    # The two oldest frames' weights start at zero but learn.
+    wide.cleargrads()
+    F.sum(F.square(wide.predict(history))).backward()
+    first = wide.towers[-1][0]
+    assert not first.W.array[:, :6].any() and numpy.abs(first.W.grad[:, :6]).sum() > 0
 
 
 def test_unknown_preset():
