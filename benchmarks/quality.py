@@ -232,6 +232,15 @@ def main(argv):
         if missing:
             raise UserError('{}: no such shipped model; pick --variants among the files in {}'
                             .format(missing[0], args.pretrained))
+        # Each variant is scored on windows of its own history length; the table and
+        # the GIFs line them up, so they must be the same windows.
+        lengths = {pretrained_path(args, v): run_folder.generator_source(
+            pretrained_path(args, v)).options()['hist_len'] for v in variants}
+        if len(set(lengths.values())) > 1:
+            ordered = sorted(lengths.items(), key=lambda item: item[1])
+            (a, n), (b, m) = ordered[0], ordered[-1]
+            raise UserError('{}: predicts from {} frames but {} from {}; compare generators of '
+                            'one history length'.format(a, n, b, m))
     elif not os.path.isdir(args.data):
         raise UserError('{}: no such clip directory'.format(args.data))
     pacman.ensure_test_videos(args.test_dir, not args.no_progress)

@@ -74,3 +74,13 @@ def clip_dirs(frames_dir, tmp_path_factory):
         process_data.main(['-n', str(n), '--train-dir', str(frames_dir / name),
                            '--train-clips', made[-1], '--workers', '1'])
     return tuple(made)
+
+
+@pytest.fixture(scope='session')
+def clips_hist5(frames_dir, tmp_path_factory):
+    """Clips of the train videos for a history of 5 frames (the shipped generators')."""
+    import process_data
+    out = str(tmp_path_factory.mktemp('clips5'))
+    process_data.main(['-n', '40', '--train-dir', str(frames_dir / 'train'), '--train-clips', out,
+                       '--hist-len', '5', '--workers', '1'])
+    return out

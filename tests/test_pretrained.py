@@ -4,6 +4,7 @@ Their quality figures belong to benchmarks/quality.py, not to tests.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,6 +14,8 @@ import pytest
 from conftest import ROOT, run_cli
 
 import constants
+import models
+from models import checkpoint
 from utils import run_folder
 from utils.data import clips as cliplib
 from utils.data import frames as framelib
@@ -50,11 +53,11 @@ def test_shipped_generator_loads_and_predicts_a_full_frame(variant, frames_dir):
     assert error < 0.1 < numpy.abs(truth + 1).mean()
 
 
-def test_fine_tuning_starts_from_the_shipped_generator(clip_dirs, tmp_path, capsys):
+def test_fine_tuning_starts_from_the_shipped_generator(clips_hist5, tmp_path, capsys):
     import train
     out = tmp_path / 'fine'
     code, _, err = run_cli(train.main, [
-        '-l', shipped('adv_gdl'), '-d', clip_dirs[0], '-o', str(out), '-i', '1', '-b', '2',
+        '-l', shipped('adv_gdl'), '-d', clips_hist5, '-o', str(out), '-i', '1', '-b', '2',
         '--no-progress', '--eval-interval', '0', '--sample-interval', '0', '--loaderjobs', '0'],
         capsys)
     assert code == 0, err
@@ -81,6 +84,15 @@ def test_quality_script_compares_the_shipped_generators(frames_dir, tmp_path):
         capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and missing.stderr.count('\n') == 1
     assert 'pacman_l2.model: no such shipped model' in missing.stderr
+    shorter = models.model_config('tiny', hist_len=2)
+    checkpoint.save(str(tmp_path / 'pacman_l2.model'), models.Generator(shorter), shorter)
+    shutil.copy(shipped('adv_gdl'), str(tmp_path))
+    mixed = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmarks', 'quality.py'), '--pretrained',
+         str(tmp_path), '--variants', 'l2', 'adv_gdl', '-t', str(frames_dir / 'test'), '-o',
+         str(out)], capture_output=True, text=True, timeout=300)
+    assert mixed.returncode == 2 and mixed.stderr.count('\n') == 1
+    assert 'pacman_l2.model: predicts from 2 frames but' in mixed.stderr
 
 
 def test_testing_a_shipped_model_right_after_setup_makes_the_test_videos(frames_dir, tmp_path):

@@ -145,22 +145,18 @@ def test_load_starts_from_saved_weights_of_the_same_preset(clip_dirs, tmp_path, 
     assert code == 2 and 'preset = tiny' in err.replace("'", '')
 
 
-def test_load_widens_the_generator_to_a_longer_history(frames_dir, clip_dirs, tmp_path,
+def test_load_widens_the_generator_to_a_longer_history(clip_dirs, clips_hist5, tmp_path,
                                                        capsys):
-    import process_data
     assert _train(capsys, clip_dirs[0], tmp_path / 'a', '-i', '1', '-b', '2',
                   '--no-adversarial')[0] == 0
     model = str(tmp_path / 'a' / 'TRAINED_L2.model')
-    longer = str(tmp_path / 'clips5')
-    process_data.main(['-n', '40', '--train-dir', str(frames_dir / 'train'), '--train-clips',
-                       longer, '--hist-len', '5', '--workers', '1'])
-    code, out, err = _train(capsys, longer, tmp_path / 'b', '-i', '1', '-b', '2',
+    code, out, err = _train(capsys, clips_hist5, tmp_path / 'b', '-i', '1', '-b', '2',
                             '--no-adversarial', '-l', model, '--hist-len', '5')
     assert code == 0, err
     assert 'widened from 4 to 5 input frames' in out
     _, saved = checkpoint.read(str(tmp_path / 'b' / 'TRAINED_L2.model'), 'model')
     assert saved['hist_len'] == 5 and saved['g_maps'][0][0] == 15
-    code, _, err = _train(capsys, longer, tmp_path / 'c', '-i', '1', '-l', model,
+    code, _, err = _train(capsys, clips_hist5, tmp_path / 'c', '-i', '1', '-l', model,
                           '--hist-len', '3')
     assert code == 2 and 'hist_len = 4' in err
 
