@@ -185,8 +185,9 @@ def _model_options(args, source, loaded):
     options = {}
     for name in MODEL_OPTIONS:
         given, kept = getattr(args, name), saved.get(name)
-        longer = loaded and name == 'hist_len' and given is not None and given > kept
-        if given is not None and kept is not None and given != kept and not longer:
+        contradicts = given is not None and kept is not None and given != kept
+        longer = loaded and name == 'hist_len' and contradicts and given > kept
+        if contradicts and not longer:
             raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
                             'option to continue it as it was'.format(source.path, name, kept,
                                                                      given))
@@ -262,7 +263,7 @@ def resolve(args, comm=None):
     snapshot = run_folder.resume_source(args.out, args.resume_training) \
         if args.resume_training else None
     load = run_folder.generator_source(args.load) if args.load else None
-    options = _model_options(args, snapshot or load, loaded=snapshot is None)
+    options = _model_options(args, snapshot or load, loaded=bool(load) and not snapshot)
     adversarial = options.pop('adversarial')
     config = models.model_config(**options)
     say = comm is None or comm.rank == 0
