@@ -220,9 +220,8 @@ def _widened(load, config, say):
     if saved.hist_len == config.hist_len:
         return load
     if say:
-            print('{}: widened from {} to {} input frames; the oldest {} start with zero '
-              'weights'.format(load.path, saved.hist_len, config.hist_len,
-                               config.hist_len - saved.hist_len))
+        print('{}: widened from {} to {} input frames; the new, oldest ones start with zero '
+              'weights'.format(load.path, saved.hist_len, config.hist_len))
     return load._replace(arrays=longer_history(load.arrays, saved, config.hist_len))
 
 
