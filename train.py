@@ -262,11 +262,12 @@ def resolve(args, comm=None):
     snapshot = run_folder.resume_source(args.out, args.resume_training) \
         if args.resume_training else None
     load = run_folder.generator_source(args.load) if args.load else None
-    options = _model_options(args, snapshot or load, loaded=bool(load) and not snapshot)
+    loading = load is not None and snapshot is None  # -r wins over -l
+    options = _model_options(args, snapshot or load, loading)
     adversarial = options.pop('adversarial')
     config = models.model_config(**options)
     say = comm is None or comm.rank == 0
-    if load and not snapshot:
+    if loading:
         load = _widened(load, config, say)
     # The precision is the run's, not the model's: a snapshot continues in its own
     # unless --dtype says otherwise.

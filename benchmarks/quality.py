@@ -227,15 +227,14 @@ def main(argv):
         raise UserError('-i, -s and --max-windows must be at least 1, --gifs at least 0')
     variants = list(dict.fromkeys(args.variants))
     if args.pretrained:
-        missing = [p for p in (pretrained_path(args, v) for v in variants)
-                   if not os.path.isfile(p)]
+        paths = [pretrained_path(args, v) for v in variants]
+        missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
             raise UserError('{}: no such shipped model; pick --variants among the files in {}'
                             .format(missing[0], args.pretrained))
         # Each variant is scored on windows of its own history length; the table and
         # the GIFs line them up, so they must be the same windows.
-        lengths = {pretrained_path(args, v): run_folder.generator_source(
-            pretrained_path(args, v)).options()['hist_len'] for v in variants}
+        lengths = {p: run_folder.generator_source(p).options()['hist_len'] for p in paths}
         if len(set(lengths.values())) > 1:
             ordered = sorted(lengths.items(), key=lambda item: item[1])
             (a, n), (b, m) = ordered[0], ordered[-1]
