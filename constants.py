@@ -111,6 +111,10 @@ BATCH_SIZE = 8
 ITERATIONS = 500000
 LR_G = 4e-5                  # Adam
 LR_D = 0.02                  # SGD
+# Frames G predicts in a row from each training clip (train.py --rollout), each
+# from the history shifted by its own previous prediction, as test.py predicts
+# several steps ahead; the paper: 1. Clips need HIST_LEN + ROLLOUT frames.
+ROLLOUT = 1
 ADAM_BETA1 = 0.9
 # Weights of the generator's loss terms (train.py --lambda-<name>); the terms
 # themselves are in utils/training/losses.py.

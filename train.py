@@ -106,6 +106,10 @@ def build_parser():
         p.add_argument('--lambda-' + name, type=float,
                        help='weight of the generator loss term "{}"'.format(name)
                             + kept('lambda_' + name))
+    p.add_argument('--rollout', type=int,
+                   help='frames to predict in a row from each clip, each from the previous '
+                        'predictions, as test.py -s does; the clips need --hist-len + ROLLOUT '
+                        'frames (process_data.py --hist-len)' + kept('rollout'))
     p.add_argument('--l-num', type=int, choices=(1, 2), help='p of the Lp loss' + kept('l_num'))
     p.add_argument('--alpha-num', type=float, help='alpha of the GDL' + kept('alpha_num'))
     p.add_argument('--snapshot-interval', type=int, default=constants.SNAPSHOT_INTERVAL,
@@ -152,7 +156,7 @@ def _steps(text):
 
 def _check_args(args):
     for name in ('iterations', 'batch_size', 'snapshot_interval', 'log_interval',
-                 'snapshots_kept', 'divergence_window'):
+                 'snapshots_kept', 'divergence_window', 'rollout'):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError('--{} must be at least 1'.format(name.replace('_', '-')))
     for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows',
@@ -225,9 +229,11 @@ def _widened(load, config, say):
     return load._replace(arrays=longer_history(load.arrays, saved, config.hist_len))
 
 
-def _dataset(args, config, comm, batch_size):
+def _dataset(args, config, comm, train_settings):
     rank, size = (comm.rank, comm.size) if comm else (0, 1)
-    dataset = ClipDataset(args.data, config.hist_len, part=(rank, size))
+    dataset = ClipDataset(args.data, config.hist_len, part=(rank, size),
+                          future=train_settings['rollout'])
+    batch_size = train_settings['batch_size']
     if comm:
         # Equal lengths on every rank keep iterator states identical, so rank 0's
         # snapshot resumes every rank.
@@ -286,7 +292,7 @@ def resolve(args, comm=None):
             enough=(lambda v: len(v) >= args.eval_windows) if args.eval_windows else None,
             keep=None)
     plan = Plan(config, adversarial, dtype, train_settings, device,
-                _dataset(args, config, comm, train_settings['batch_size']), terms, snapshot,
+                _dataset(args, config, comm, train_settings), terms, snapshot,
                 load, eval_videos)
     if snapshot:
         _check_snapshot(plan, args.data)

@@ -7,6 +7,7 @@ import chainer
 import reference
 from conftest import make_updater, weights
 from utils.training import losses
+from utils.training.updater import Step
 
 
 def _images(seed, n=2, size=8):
@@ -46,12 +47,12 @@ def test_dis_step_leaves_gen_alone_and_changes_dis():
     updater = make_updater()
     gen = updater.get_optimizer('gen').target
     dis = updater.get_optimizer('dis').target
-    histories, targets = updater.next_batch()
+    histories, (targets,) = updater.next_batch()
     gen.cleargrads()
     predictions = gen(histories)
     before_g, before_d = weights(gen), weights(dis)
     with updater.make_reporter().scope({}):
-        updater.update_dis(histories, targets, predictions)
+        updater.update_dis([Step(histories, targets, predictions)])
     assert all(numpy.array_equal(before_g[n], p.array) for n, p in gen.namedparams())
     assert all(p.grad is None for _, p in gen.namedparams())
     assert any(not numpy.array_equal(before_d[n], p.array) for n, p in dis.namedparams())
@@ -61,7 +62,7 @@ def _adv_grads(lambda_adv):
     """G's gradient from the adversarial term alone (pixel losses weighted 0)."""
     updater = make_updater(weights={'lp': 0, 'gdl': 0, 'adv': lambda_adv})
     gen = updater.get_optimizer('gen').target
-    histories, targets = updater.next_batch()
+    histories, (targets,) = updater.next_batch()
     gen.cleargrads()
     loss = updater.gen_loss(histories, targets, gen(histories))[0]
     loss.backward()
@@ -105,7 +106,7 @@ def test_branch_loss_trains_the_generated_frame_where_the_mask_copies():
     gen = updater.get_optimizer('gen').target
     for tower in gen.towers:
         tower[-1].b.array[3:] = 50  # sigmoid(50): copy the last frame everywhere
-    histories, targets = updater.next_batch()
+    histories, (targets,) = updater.next_batch()
     predictions = gen(histories)
     assert len(predictions.generated) == len(predictions)
     expected = (losses.lp_loss(predictions.generated, targets, 2)
@@ -127,7 +128,7 @@ def test_branch_loss_trains_the_generated_frame_where_the_mask_copies():
 def test_mask_loss_is_the_cross_entropy_against_the_unchanged_pixels():
     updater = make_updater(adversarial=False, copy_mask=True)
     gen = updater.get_optimizer('gen').target
-    histories, targets = updater.next_batch()
+    histories, (targets,) = updater.next_batch()
     last = [h[:, -3:].copy() for h in histories]
     targets = [l.copy() for l in last]
     targets[-1][:, :, 10:14, 10:14] += 0.5   # a patch that changes at the finest scale
@@ -152,7 +153,7 @@ def test_d_judges_the_blend_or_with_d_generated_the_generated_branch(d_generated
     blended prediction, or with --d-generated the mask's generated branch."""
     updater = make_updater(copy_mask=True, d_generated=d_generated)
     gen, dis = updater.get_optimizer('gen').target, updater.get_optimizer('dis').target
-    histories, targets = updater.next_batch()
+    histories, (targets,) = updater.next_batch()
     predictions = gen(histories)
     judged = [p.array for p in (predictions.generated if d_generated else predictions)]
     other = [p.array for p in (predictions if d_generated else predictions.generated)]
@@ -163,5 +164,46 @@ def test_d_judges_the_blend_or_with_d_generated_the_generated_branch(d_generated
     adv = [t for t in updater.terms if t.name == 'adv'][0]
     assert float(adv.function(predictions, targets, histories, dis).array) == \
         pytest.approx(verdict(judged, True), rel=1e-6)
-    assert float(updater.dis_loss(histories, targets, predictions).array) == \
+    assert float(updater.dis_loss(histories, targets, predictions)[0].array) == \
         pytest.approx(verdict(targets, True) + verdict(judged, False), rel=1e-6)
+
+
+def test_rollout_predicts_from_its_own_predictions_and_trains_through_them():
+    """With --rollout 2 the second step's history is the first's shifted by the
+    first's finest prediction; G's loss is the mean of the steps' losses, and the
+    second step's loss reaches the first prediction."""
+    updater = make_updater(rollout=2)
+    gen = updater.get_optimizer('gen').target
+    histories, futures = updater.next_batch()
+    assert len(futures) == 2
+    first, second = updater.rollout(histories, futures)
+    assert first.histories is histories and first.targets is futures[0]
+    assert second.targets is futures[1]
+    shifted = numpy.concatenate([histories[-1][:, 3:], first.predictions[-1].array], axis=1)
+    assert numpy.array_equal(second.histories[-1].array, shifted)
+    assert float(abs(second.histories[0].array[:, -3:] - first.predictions[0].array).max()) > 0
+    with updater.make_reporter().scope({}):
+        mean = updater.reported_gen_loss([first, second])
+    each = [float(updater.gen_loss(*step)[0].array) for step in (first, second)]
+    assert float(mean.array) == pytest.approx(sum(each) / 2, rel=1e-6)
+    gen.cleargrads()
+    updater.gen_loss(*second)[0].backward(retain_grad=True)
+    assert float(abs(first.predictions[-1].grad).max()) > 0
+
+
+def test_rollout_dis_step_leaves_gen_alone_and_one_update_trains_both():
+    updater = make_updater(rollout=3)
+    gen, dis = updater.get_optimizer('gen').target, updater.get_optimizer('dis').target
+    steps = updater.rollout(*updater.next_batch())
+    gen.cleargrads()
+    before_g, before_d = weights(gen), weights(dis)
+    with updater.make_reporter().scope({}):
+        updater.update_dis(steps)
+    assert all(p.grad is None for _, p in gen.namedparams())
+    observation = {}
+    with updater.make_reporter().scope(observation):
+        updater.update()
+    for key in ('gen/loss', 'gen/loss_adv', 'dis/loss', 'dis/accuracy', 'psnr'):
+        assert key in observation, key
+    for model, before in ((gen, before_g), (dis, before_d)):
+        assert any(not numpy.array_equal(before[n], p.array) for n, p in model.namedparams())

@@ -80,14 +80,9 @@ def test_loss_scale_grows_until_overflow_which_skips_the_step():
     updater.terms = losses.generator_terms({'lp': 1e6})
     before = weights(gen.target)
     with updater.make_reporter().scope({}), numpy.errstate(over='ignore', invalid='ignore'):
-        updater.update_gen(*_step_inputs(updater))
+        updater.update_gen(updater.rollout(*updater.next_batch()))
     assert gen._loss_scale == 4
     assert all(numpy.array_equal(before[n], p.array) for n, p in gen.target.namedparams())
-
-
-def _step_inputs(updater):
-    histories, targets = updater.next_batch()
-    return histories, targets, updater.get_optimizer('gen').target(histories)
 
 
 def test_train_mixed16_resumes_and_switches_precision(clip_dirs, tmp_path, capsys):

@@ -22,7 +22,7 @@ def _args(frames_dir, out, *extra, n=300):
 
 
 def _all(directory):
-    arrays = [shards.read_shard(p, 5) for p in shards.shard_paths(directory)]
+    arrays = [shards.read_shard(p, 4) for p in shards.shard_paths(directory)]
     return {k: numpy.concatenate([a[k] for a in arrays]) for k in shards.SHARD_SPEC}
 
 
@@ -131,6 +131,22 @@ def test_shard_round_trip_and_dataset(clip_dirs):
     assert numpy.allclose((target.transpose(1, 2, 0) + 1) * 127.5, got['clips'][7][4], atol=1e-3)
     assert numpy.allclose((history[3:6].transpose(1, 2, 0) + 1) * 127.5, got['clips'][7][1],
                           atol=1e-3)
+
+
+@pytest.mark.parametrize('hist_len,future', [(5, 1), (4, 2), (3, 1)])
+def test_dataset_serves_every_clip_of_every_shard_in_order(clips_hist5, hist_len, future):
+    """Clips of 6 frames serve any history and number of frames to predict that
+    they hold, with their last frames, across shard boundaries."""
+    clips = _all(clips_hist5)['clips']
+    assert len(shards.shard_paths(clips_hist5)) > 1
+    dataset = ClipDataset(clips_hist5, hist_len, future=future)
+    assert len(dataset) == len(clips)
+    expected = cliplib.to_model_input(clips[:, -hist_len - future:], hist_len)
+    for i in range(len(dataset)):
+        history, target = dataset[i]
+        assert target.shape == (3 * future, 32, 32)
+        assert numpy.array_equal(history, expected[0][i])
+        assert numpy.array_equal(target, expected[1][i])
 
 
 def test_existing_clips_are_never_silently_replaced(frames_dir, tmp_path, capsys):

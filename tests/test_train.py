@@ -161,6 +161,24 @@ def test_load_widens_the_generator_to_a_longer_history(clip_dirs, clips_hist5, t
     assert code == 2 and 'hist_len = 4' in err
 
 
+def test_rollout_trains_on_longer_clips_and_resumes_with_it(clip_dirs, clips_hist5, tmp_path,
+                                                            capsys):
+    """--rollout 2 with 4 input frames takes the last 6 frames of clips cut for a
+    history of 5; the snapshot records it, so a bare -r continues with it. Clips
+    one frame short are refused in one line."""
+    code, out, err = _train(capsys, clips_hist5, tmp_path / 'a', '-i', '1', '-b', '2',
+                            '--rollout', '2', '--snapshot-interval', '1')
+    assert code == 0, err
+    code, out, err = _train(capsys, clips_hist5, tmp_path / 'a', '-i', '2', '-r')
+    assert code == 0, err
+    _, saved = checkpoint.read(str(tmp_path / 'a' / 'snapshot_iter_2.npz'), 'snapshot')
+    assert saved['training']['rollout'] == 2 and saved['hist_len'] == 4
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '1', '--rollout', '2')
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert 'clips have 5 frames, too few for a history of 4 and 2 frames to predict' in err
+    assert '--hist-len 5' in err and not os.path.exists(tmp_path / 'b')
+
+
 def _bad_clips(tmp_path):
     directory = tmp_path / 'badclips'
     directory.mkdir()

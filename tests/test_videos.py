@@ -36,7 +36,7 @@ def pacman(frames_dir):
 
 
 def _clips(directory):
-    arrays = [shards.read_shard(p, 5) for p in shards.shard_paths(directory)]
+    arrays = [shards.read_shard(p, 4) for p in shards.shard_paths(directory)]
     return {k: numpy.concatenate([a[k] for a in arrays]) for k in shards.SHARD_SPEC}
 
 

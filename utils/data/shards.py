@@ -50,20 +50,23 @@ def write_shard(path, clips, video, start, y, x, filtered):
         filtered=filtered.astype(bool)), compresslevel=COMPRESSLEVEL)
 
 
-def read_shard(path, min_frames, crop=constants.CROP_SIZE):
+def read_shard(path, hist_len, future=1, crop=constants.CROP_SIZE):
     """The arrays of one shard, checked against the clip geometry a run needs: at
-    least ``min_frames`` frames of ``crop`` x ``crop`` RGB."""
+    least ``hist_len`` + ``future`` frames of ``crop`` x ``crop`` RGB."""
     arrays = safe_io.load_npz(path, 'clip shard')
     safe_io.require_arrays(path, arrays, SHARD_SPEC, 'clip shard')
     frames, *size = arrays['clips'].shape[1:]
     if size != [crop, crop, 3]:
         raise UserError('{}: clips are {}x{}x{} but this run needs {}x{} RGB crops; make clips '
                         'again with process_data.py'.format(path, *size, crop, crop))
-    if frames < min_frames:
-        raise UserError('{}: clips have {} frames, too few for a history of {} and the frame '
-                        'to predict; make clips with process_data.py --hist-len {} or train '
-                        'with --hist-len {}'.format(path, frames, min_frames - 1,
-                                                    min_frames - 1, frames - 1))
+    if frames < hist_len + future:
+        raise UserError('{}: clips have {} frames, too few for a history of {} and {} to '
+                        'predict; make clips with process_data.py --hist-len {} or train with '
+                        '{}'.format(path, frames, hist_len,
+                                    'the frame' if future == 1 else '{} frames'.format(future),
+                                    hist_len + future - 1,
+                                    '--hist-len {}'.format(frames - 1) if future == 1
+                                    else 'fewer --rollout steps'))
     return arrays
 
 

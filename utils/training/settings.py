@@ -1,5 +1,5 @@
 """How a run trains, beside what it trains (the model's ``ModelConfig``): learning
-rates, loss weights, batch size and seed.
+rates, loss weights, batch size, seed and rollout.
 
 Every snapshot records them, so ``train.py -r`` continues a run as it was started
 without the user repeating its flags; Chainer's snapshots hold the optimizers'
@@ -10,7 +10,7 @@ import constants
 DEFAULTS = dict({'lr_g': constants.LR_G, 'lr_d': constants.LR_D,
                  'batch_size': constants.BATCH_SIZE, 'seed': constants.SEED,
                  'lr_g_steps': [], 'l_num': constants.L_NUM,
-                 'alpha_num': constants.ALPHA_NUM},
+                 'alpha_num': constants.ALPHA_NUM, 'rollout': constants.ROLLOUT},
                 **{'lambda_' + name: weight for name, weight in constants.LOSS_WEIGHTS.items()})
 
 

@@ -73,8 +73,9 @@ class SampleImages(training.Extension):
 
     def __init__(self, dataset, count=4):
         picked = numpy.linspace(0, len(dataset) - 1, count).astype(int)
-        self.history, self.target = chainer.dataset.concat_examples(
+        self.history, future = chainer.dataset.concat_examples(
             [dataset[int(i)] for i in picked])
+        self.target = future[:, :3]
 
     def __call__(self, trainer):
         gen = trainer.updater.get_optimizer('gen').target
