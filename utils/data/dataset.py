@@ -15,9 +15,10 @@ class ClipDataset(chainer.dataset.DatasetMixin):
 
     history: (hist_len * 3, CROP_SIZE, CROP_SIZE), oldest frame first; future:
     (future * 3, CROP_SIZE, CROP_SIZE), the frames to predict in order. Clips cut
-    for a longer history serve with their last hist_len + future frames. Shards are held in memory as uint8 (15 KiB a clip)
-    and converted one example at a time. ``part=(rank, size)`` keeps every
-    size-th shard from the rank-th, so data-parallel processes read disjoint shards.
+    for a longer history serve with their last hist_len + future frames. Shards are
+    held in memory as uint8 (3 KiB a frame) and converted one example at a time.
+    ``part=(rank, size)`` keeps every size-th shard from the rank-th, so
+    data-parallel processes read disjoint shards.
     """
 
     def __init__(self, directory, hist_len, part=(0, 1), future=1):

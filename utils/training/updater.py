@@ -50,9 +50,8 @@ class PredictionUpdater(training.updaters.StandardUpdater):
     loss is the weighted sum of ``terms`` (``losses.generator_terms``), averaged
     over the frames each clip has to predict (one, or more with ``--rollout``; see
     ``rollout``). Both steps use one batch: the generator's predictions at every
-    scale are computed once;
-    the discriminator learns from them detached (its step never reaches the
-    generator), then the generator learns from the updated discriminator's
+    scale are computed once; the discriminator learns from them detached (its step
+    never reaches the generator), then the generator learns from the updated discriminator's
     verdict, whose gradient flows back through the discriminator into it.
     """
 
