@@ -106,9 +106,9 @@ def build_parser():
         p.add_argument('--lambda-' + name, type=float,
                        help='weight of the generator loss term "{}"'.format(name)
                             + kept('lambda_' + name))
-    p.add_argument('--rollout', type=int,
+    p.add_argument('--rollout', type=int, metavar='K',
                    help='frames to predict in a row from each clip, each from the previous '
-                        'predictions, as test.py -s does; the clips need --hist-len + ROLLOUT '
+                        'predictions, as test.py -s does; the clips need --hist-len + K '
                         'frames (process_data.py --hist-len)' + kept('rollout'))
     p.add_argument('--l-num', type=int, choices=(1, 2), help='p of the Lp loss' + kept('l_num'))
     p.add_argument('--alpha-num', type=float, help='alpha of the GDL' + kept('alpha_num'))
