@@ -6,6 +6,7 @@ import chainer
 
 import reference
 from conftest import make_updater, weights
+from models import pyramid
 from utils.training import losses
 from utils.training.updater import Step
 
@@ -181,6 +182,9 @@ def test_rollout_predicts_from_its_own_predictions_and_trains_through_them():
     assert second.targets is futures[1]
     shifted = numpy.concatenate([histories[-1][:, 3:], first.predictions[-1].array], axis=1)
     assert numpy.array_equal(second.histories[-1].array, shifted)
+    for got, expected in zip(second.histories, pyramid.pyramid(shifted, len(histories))):
+        numpy.testing.assert_allclose(chainer.as_array(got), chainer.as_array(expected),
+                                      rtol=0, atol=1e-6)
     assert float(abs(second.histories[0].array[:, -3:] - first.predictions[0].array).max()) > 0
     with updater.make_reporter().scope({}):
         mean = updater.reported_gen_loss([first, second])

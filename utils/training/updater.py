@@ -51,8 +51,9 @@ class PredictionUpdater(training.updaters.StandardUpdater):
     over the frames each clip has to predict (one, or more with ``--rollout``; see
     ``rollout``). Both steps use one batch: the generator's predictions at every
     scale are computed once; the discriminator learns from them detached (its step
-    never reaches the generator), then the generator learns from the updated discriminator's
-    verdict, whose gradient flows back through the discriminator into it.
+    never reaches the generator), then the generator learns from the updated
+    discriminator's verdict, whose gradient flows back through the discriminator
+    into it.
     """
 
     def __init__(self, iterator, optimizers, device, terms,
@@ -80,10 +81,10 @@ class PredictionUpdater(training.updaters.StandardUpdater):
         """The history pyramid of the next batch, and one target pyramid per frame to
         predict (``--rollout``); pyramids are coarsest first."""
         history, future = self.converter(self.get_iterator('main').next(), self.device)
-        num_scales = self.get_optimizer('gen').target.config.num_scales
-        c = self.get_optimizer('gen').target.config.frame_channels
-        return (_arrays(pyramid.pyramid(history, num_scales)),
-                [_arrays(pyramid.pyramid(future[:, i:i + c], num_scales))
+        config = self.get_optimizer('gen').target.config
+        c = config.frame_channels
+        return (_arrays(pyramid.pyramid(history, config.num_scales)),
+                [_arrays(pyramid.pyramid(future[:, i:i + c], config.num_scales))
                  for i in range(0, future.shape[1], c)])
 
     def rollout(self, histories, futures):
@@ -97,16 +98,19 @@ class PredictionUpdater(training.updaters.StandardUpdater):
         steps = []
         for targets in futures:
             if steps:
+                # Resizing works channel by channel, so the shifted history's pyramid
+                # is the last one's without its oldest frame, plus the new frame's.
                 last = steps[-1]
                 frame = F.cast(last.predictions[-1], last.histories[-1].dtype)
-                histories = pyramid.pyramid(F.concat([last.histories[-1][:, c:], frame]),
-                                            gen.config.num_scales)
+                histories = [F.concat([h[:, c:], f]) for h, f in zip(
+                    last.histories, pyramid.pyramid(frame, gen.config.num_scales))]
             steps.append(Step(histories, targets, gen(histories)))
         return steps
 
     def dis_loss(self, histories, targets, predictions):
         """D's loss on the real frames and the detached predictions (what
-        ``predictions.judged`` holds), given detached histories too; reports accuracy."""
+        ``predictions.judged`` holds), given detached histories too, and its report
+        (loss and accuracies)."""
         dis = self.get_optimizer('dis').target
         histories = _arrays(histories)
         real = dis(targets, histories)
