@@ -84,9 +84,20 @@ PRESETS = {
     'tiny': 16,    # widths / 16: tests and the demo
 }
 PRESET = 'paper'
-# Bytes of im2col columns built at once by models/conv.py when no gradient is
-# needed (inference): a block that stays in cache between its copy and its product.
+# models/conv.py on the CPU builds im2col columns a block of output rows at a
+# time: at most CONV_BLOCK_BYTES, which stay in cache between their copy and their
+# product, but at least CONV_BLOCK_ROWS output pixels, which keep the product
+# worth its packing (paper-sized layers). Measured on a 2-core EPYC (32 MB L3):
+# benchmarks/RESULTS.md.
 CONV_BLOCK_BYTES = 8 << 20
+CONV_BLOCK_ROWS = 512
+# The weight gradient sums one product per block; blocks of at least this many
+# output pixels per output channel keep the sums cheap next to the products.
+CONV_GRAD_ROWS_PER_CHANNEL = 4
+# The input gradient convolves the output gradient with the flipped kernel while
+# that copies at most this many numbers per number the other route would add back
+# (models/conv.py); measured per layer at the small and paper widths.
+CONV_FLIP_RATIO = 2.5
 # D sees the history with the frame (the paper) rather than the frame alone (TF code).
 D_CONDITIONED = True
 # Add the upscaled previous prediction before the tanh (the authors' Torch code).

@@ -1,23 +1,32 @@
-"""A stride-1 2D convolution laid out for one matrix product per pass, on NumPy and CuPy.
+"""A stride-1 2D convolution laid out for large matrix products, on NumPy and CuPy.
 
 Chainer's own convolution, without cuDNN (always on CPU, and on GPU with CuPy
 14, which has no cuDNN), builds the im2col buffer as (N, C, kh, kw, oh, ow) and
-hands it to ``tensordot``, which copies it once more; a product per sample
-leaves the weight gradient and the small late layers of the discriminator to
-many small matrix products. Here the batch is folded into the product instead:
-the columns are (C*k*k, N*oh*ow), so the forward pass, the weight gradient and
-the input gradient are each one large product, and the output comes out laid
-out as (O, N, oh, ow), returned as an (N, O, oh, ow) view; the next layer reads
-that layout without a copy. ReLU can be fused into the same pass.
+hands it to ``tensordot``, which copies it once more, one product per sample.
+Here the arrays are channels-last and the batch is folded into the product:
+the columns are (N*oh*ow, k*k*C), each row copied from k runs of k*C
+contiguous numbers, and the output comes out as (N, oh, ow, O), returned as an
+(N, O, oh, ow) view that the next layer reads without a copy. Bias and ReLU
+are applied in the same pass.
 
-The input gradient takes the cheaper of two routes: scattering the column
-gradient back (k*k strided additions of C channels), or, when the layer does
-not widen (O <= C), convolving the output gradient with the flipped kernel,
-which copies O channels once instead.
+On the CPU the columns are built a block of output rows at a time and
+multiplied at once, while they are still in cache (``constants.CONV_BLOCK_*``):
+a layer's whole column array runs to 100 MB for a training batch and to
+hundreds of MB on full frames, and writing it to memory and reading it back
+cost as much as its product. So they are not kept for the backward pass
+either: the weight gradient builds them again, block by block. A GPU takes the
+whole batch as one block.
+
+The input gradient takes the cheaper of two routes (``constants.CONV_FLIP_RATIO``):
+convolving the output gradient with the flipped kernel, which copies O channels
+per window, or scattering the column gradient back, k*k strided additions of C
+channels, which pays when the layer widens a lot.
 
 Numerically it is the same convolution (tests compare it with Chainer's and run
 ``chainer.gradient_check``, float16 included).
 """
+import threading
+
 import chainer
 import chainer.functions as F
 import chainer.links as L
@@ -37,89 +46,119 @@ def _matmul(a, b):
     return xp.matmul(a, b)
 
 
-def _channels_first(x, pad):
-    """An (N, C, H, W) batch of any layout as a contiguous, zero-padded (C, N, H', W')."""
+def _channels_last(x, pad):
+    """An (N, C, H, W) batch of any layout as a contiguous, zero-padded (N, H', W', C)."""
     xp = chainer.backend.get_array_module(x)
-    x = x.transpose(1, 0, 2, 3)
+    x = x.transpose(0, 2, 3, 1)
     if not pad:
         return xp.ascontiguousarray(x)
-    c, n, h, w = x.shape
-    out = xp.zeros((c, n, h + 2 * pad, w + 2 * pad), x.dtype)
-    out[:, :, pad:pad + h, pad:pad + w] = x
+    n, h, w, c = x.shape
+    out = xp.zeros((n, h + 2 * pad, w + 2 * pad, c), x.dtype)
+    out[:, pad:pad + h, pad:pad + w] = x
     return out
 
 
 def _windows(x, k, pad):
-    """The (C, k, k, N, oh, ow) view of an (N, C, H, W) batch's k x k windows."""
+    """The (N, oh, ow, k, k, C) view of an (N, C, H, W) batch's k x k windows."""
     xp = chainer.backend.get_array_module(x)
-    padded = _channels_first(x, pad)
-    c, n, h, w = padded.shape
+    padded = _channels_last(x, pad)
+    n, h, w, c = padded.shape
     s = padded.strides
-    return xp.lib.stride_tricks.as_strided(padded, (c, k, k, n, h - k + 1, w - k + 1),
-                                           (s[0], s[2], s[3], s[1], s[2], s[3]))
+    return xp.lib.stride_tricks.as_strided(padded, (n, h - k + 1, w - k + 1, k, k, c),
+                                           (s[0], s[1], s[2], s[1], s[2], s[3]))
 
 
-def _im2col(x, k, pad):
-    """(columns (C*k*k, N*oh*ow), (oh, ow)) of an (N, C, H, W) batch."""
-    xp = chainer.backend.get_array_module(x)
-    windows = _windows(x, k, pad)
-    return xp.ascontiguousarray(windows).reshape(-1, windows[0, 0, 0].size), windows.shape[4:]
+def _kernel_matrix(w):
+    """The (k*k*C, O) matrix of an (O, C, k, k) kernel, in the columns' order."""
+    return w.transpose(2, 3, 1, 0).reshape(-1, len(w))
 
 
-_workspaces = {}
+def _blocks(xp, shape, row_bytes, min_rows):
+    """Index tuples into the (N, oh) axes of an (N, oh, ow, ...) output, one per
+    block: a few samples, or a few rows of one, whose columns (``row_bytes`` per
+    output row) fit ``constants.CONV_BLOCK_BYTES``, but with at least
+    ``min_rows`` output pixels, below which a product packs its weights for
+    too little work. A GPU takes the whole batch at once."""
+    if xp is not numpy:
+        return [(slice(None),)]
+    n, oh, ow = shape[:3]
+    rows = max(1, constants.CONV_BLOCK_BYTES // row_bytes, -(-min_rows // ow))
+    if rows >= oh:
+        samples = rows // oh
+        return [(slice(i, i + samples),) for i in range(0, n, samples)]
+    return [(slice(i, i + 1), slice(r, r + rows)) for i in range(n) for r in range(0, oh, rows)]
 
 
-def _workspace(size, dtype):
-    """A scratch array reused across calls: fresh memory of a column block's size
-    would be page-faulted in again at every layer."""
-    buf = _workspaces.get(dtype)
-    if buf is None or buf.size < size:
-        buf = _workspaces[dtype] = numpy.empty(size, dtype)
-    return buf[:size]
+def _window_blocks(windows, min_rows=None):
+    """``_blocks`` of an (N, oh, ow, k, k, C) window view."""
+    return _blocks(chainer.backend.get_array_module(windows), windows.shape,
+                   windows[0, 0].nbytes, min_rows or constants.CONV_BLOCK_ROWS)
 
 
-def _convolve_in_blocks(x, w, pad):
-    """y (O, N, oh, ow) of a bias-free convolution on the CPU, without gradients.
+_scratch = threading.local()
 
-    The columns are built a block of output rows at a time, small enough
-    (``constants.CONV_BLOCK_BYTES``) to stay in cache between the copy and the
-    product that reads them: on full frames the whole column array runs to
-    hundreds of MB per layer.
+
+def _columns(block):
+    """A block of (n, rows, ow, k, k, C) windows copied into (n*rows*ow, k*k*C) columns.
+
+    On the CPU they go to a scratch array reused across calls (one per thread):
+    fresh memory would be page-faulted in again at every block.
     """
-    out_c, in_c, k, _ = w.shape
-    windows = _windows(x, k, pad)
-    n, oh, ow = windows.shape[3:]
-    row_size = in_c * k * k * n * ow
-    rows = max(1, constants.CONV_BLOCK_BYTES // (row_size * x.dtype.itemsize))
-    buf = _workspace(row_size * min(rows, oh), x.dtype)
-    w2 = w.reshape(out_c, -1)
-    y = numpy.empty((out_c, n, oh, ow), x.dtype)
-    for r in range(0, oh, rows):
-        block = windows[..., r:r + rows, :]
+    xp = chainer.backend.get_array_module(block)
+    if xp is numpy:
+        buf = getattr(_scratch, block.dtype.name, None)
+        if buf is None or buf.size < block.size:
+            buf = numpy.empty(block.size, block.dtype)
+            setattr(_scratch, block.dtype.name, buf)
         col = buf[:block.size].reshape(block.shape)
         col[...] = block
-        y[:, :, r:r + rows] = _matmul(w2, col.reshape(w2.shape[1], -1)).reshape(out_c, n, -1, ow)
-    return y
-
-
-def _col2im(gcol, x_shape, k, pad, out_hw):
-    """The (N, C, H, W) gradient of the input from the gradient of its columns."""
-    xp = chainer.backend.get_array_module(gcol)
-    n, c, h, w = x_shape
-    oh, ow = out_hw
-    gcol = gcol.reshape(c, k, k, n, oh, ow)
-    padded = xp.zeros((c, n, h + 2 * pad, w + 2 * pad), gcol.dtype)
-    for i in range(k):
-        for j in range(k):
-            padded[:, :, i:i + oh, j:j + ow] += gcol[:, i, j]
-    return padded[:, :, pad:pad + h, pad:pad + w].transpose(1, 0, 2, 3)
+    else:
+        col = xp.ascontiguousarray(block)
+    return col.reshape(-1, block[0, 0, 0].size)
 
 
 def _convolve(x, w, pad):
-    """(y (O, N, oh, ow), columns) of a bias-free stride-1 convolution."""
+    """y (N, oh, ow, O) of a bias-free stride-1 convolution."""
+    xp = chainer.backend.get_array_module(x)
+    windows = _windows(x, w.shape[2], pad)
+    w2 = _kernel_matrix(w)
+    y = xp.empty(windows.shape[:3] + (len(w),), x.dtype)
+    for b in _window_blocks(windows):
+        y[b] = _matmul(_columns(windows[b]), w2).reshape(y[b].shape)
+    return y
+
+
+def _kernel_gradient(x, gy, k, pad):
+    """The (O, C, k, k) gradient of the kernel, given the (N, oh, ow, O) output
+    gradient, summed over blocks of columns built again."""
+    xp = chainer.backend.get_array_module(x)
+    windows = _windows(x, k, pad)
+    out_c = gy.shape[3]
+    # Summed over blocks large enough that the sums cost little next to the
+    # products, and for float16 in float32, as the products themselves are.
+    gw = xp.zeros((out_c, windows[0, 0, 0].size), numpy.promote_types(x.dtype, numpy.float32))
+    for b in _window_blocks(windows, constants.CONV_GRAD_ROWS_PER_CHANNEL * out_c):
+        gw += _matmul(gy[b].reshape(-1, out_c).T, _columns(windows[b]))
+    return gw.astype(x.dtype).reshape(out_c, k, k, -1).transpose(0, 3, 1, 2)
+
+
+def _scattered_gradient(gy, w, x_shape, pad):
+    """The (N, C, H, W) gradient of the input: each block's column gradient,
+    gy @ W, added back onto the windows it came from."""
+    xp = chainer.backend.get_array_module(gy)
+    n, c, h, width = x_shape
     out_c, _, k, _ = w.shape
-    col, out_hw = _im2col(x, k, pad)
-    return _matmul(w.reshape(out_c, -1), col).reshape(out_c, len(x), *out_hw), col
+    ow = gy.shape[2]
+    wt = _kernel_matrix(w).T
+    padded = xp.zeros((n, h + 2 * pad, width + 2 * pad, c), gy.dtype)
+    for b in _blocks(xp, gy.shape, ow * wt.nbytes // out_c, constants.CONV_BLOCK_ROWS):
+        block = gy[b]
+        gcol = _matmul(block.reshape(-1, out_c), wt).reshape(block.shape[:3] + (k, k, c))
+        top = b[1].start if len(b) > 1 else 0
+        for i in range(k):
+            for j in range(k):
+                padded[b[0], top + i:top + i + gcol.shape[1], j:j + ow] += gcol[:, :, :, i, j]
+    return padded[:, pad:pad + h, pad:pad + width].transpose(0, 3, 1, 2)
 
 
 class GemmConvolution2D(function_node.FunctionNode):
@@ -133,48 +172,47 @@ class GemmConvolution2D(function_node.FunctionNode):
     def forward(self, inputs):
         x, w = inputs[:2]
         xp = chainer.backend.get_array_module(x)
+        y = _convolve(x, w, self.pad)
         if chainer.config.enable_backprop:
-            y, self.col = _convolve(x, w, self.pad)
             self.x_shape = x.shape
-            self.retain_inputs((1,))
+            self.retain_inputs((0, 1))
             if self.relu:
                 self.retain_outputs((0,))
-        elif xp is numpy:
-            y = _convolve_in_blocks(x, w, self.pad)
-        else:  # a GPU multiplies the whole column array fastest
-            y = _convolve(x, w, self.pad)[0]
         if len(inputs) == 3:
-            y += inputs[2][:, None, None, None]
+            y += inputs[2]
         if self.relu:
             xp.maximum(y, 0, out=y)
-        # (O, N, oh, ow) viewed as (N, O, oh, ow): the next layer reads it as it is.
-        return y.transpose(1, 0, 2, 3),
+        # (N, oh, ow, O) viewed as (N, O, oh, ow): the next layer reads it as it is.
+        return y.transpose(0, 3, 1, 2),
 
     def backward(self, indexes, grad_outputs):
         xp = chainer.backend.get_array_module(grad_outputs[0].array)
-        gy = grad_outputs[0].array
+        gy = grad_outputs[0].array.transpose(0, 2, 3, 1)
         if self.relu:
-            gy = gy * (self.get_retained_outputs()[0].array > 0)
-        out_c, oh, ow = gy.shape[1:]
-        w = self.get_retained_inputs()[0].array
-        in_c, k = w.shape[1], w.shape[2]
-        gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(out_c, -1)
+            gy = gy * (self.get_retained_outputs()[0].array.transpose(0, 2, 3, 1) > 0)
+        gy = xp.ascontiguousarray(gy)
+        out_c = gy.shape[3]
+        x, w = (v.array for v in self.get_retained_inputs())
+        k = w.shape[2]
         grads = []
         if 0 in indexes:
-            if out_c <= in_c and self.pad <= k - 1:
-                flipped = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-                gx = _convolve(gy, flipped, k - 1 - self.pad)[0].transpose(1, 0, 2, 3)
+            # Numbers each route moves per kernel tap: the flipped convolution
+            # copies O channels at each of the H x W input pixels; the scatter adds
+            # C channels at each of the oh x ow output pixels, at a higher cost each.
+            copied = x.shape[2] * x.shape[3] * out_c
+            added = gy.shape[1] * gy.shape[2] * x.shape[1]
+            if self.pad <= k - 1 and copied <= constants.CONV_FLIP_RATIO * added:
+                flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+                gx = _convolve(gy.transpose(0, 3, 1, 2), flipped,
+                               k - 1 - self.pad).transpose(0, 3, 1, 2)
             else:
-                gx = _col2im(_matmul(w.reshape(out_c, -1).T, gy2), self.x_shape, k, self.pad,
-                             (oh, ow))
+                gx = _scattered_gradient(gy, w, self.x_shape, self.pad)
             grads.append(chainer.Variable(gx))
         if 1 in indexes:
-            # The same product as gy2 @ col.T, in the operand order that OpenBLAS
-            # runs faster on these shapes (measured: up to 1.7x; benchmarks/RESULTS.md).
-            gw = _matmul(self.col, gy2.T).T
-            grads.append(chainer.Variable(xp.ascontiguousarray(gw).reshape(w.shape)))
+            grads.append(chainer.Variable(xp.ascontiguousarray(
+                _kernel_gradient(x, gy, k, self.pad))))
         if 2 in indexes:
-            grads.append(chainer.Variable(gy2.sum(axis=1)))
+            grads.append(chainer.Variable(gy.reshape(-1, out_c).sum(axis=0)))
         return grads
 
 

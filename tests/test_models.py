@@ -66,15 +66,18 @@ def test_residual_option_adds_the_previous_guess():
     assert numpy.allclose(b[1].array, expected, atol=1e-4)
 
 
-# The input gradient takes the col2im route when the layer widens (o > c) or the
-# padding exceeds k - 1, and the flipped-kernel convolution route otherwise.
+# The input gradient scatters the column gradient back when the layer widens
+# several times (o >> c) or the padding exceeds k - 1, and convolves with the
+# flipped kernel otherwise (constants.CONV_FLIP_RATIO).
 @pytest.mark.parametrize('n,c,h,w,o,k,pad', [(2, 3, 9, 7, 4, 3, 1), (2, 5, 8, 8, 3, 5, 0),
                                             (1, 2, 6, 5, 3, 7, 3), (2, 6, 7, 9, 4, 5, 2),
-                                            (3, 4, 5, 6, 4, 3, 1), (1, 3, 4, 4, 2, 3, 3)])
+                                            (3, 4, 5, 6, 4, 3, 1), (1, 3, 4, 4, 2, 3, 3),
+                                            (2, 2, 6, 6, 8, 3, 1), (2, 1, 7, 7, 5, 3, 0)])
 @pytest.mark.parametrize('relu', [False, True])
 def test_gemm_convolution_matches_chainer(n, c, h, w, o, k, pad, relu):
     rng = numpy.random.default_rng(0)
-    x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, k, k)), rng.standard_normal(o)
+    x, W = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, k, k))
+    b = rng.standard_normal(o)
     y = GemmConvolution2D(pad, relu).apply((x, W, b))[0].array
     expected = F.convolution_2d(x, W, b, pad=pad).array
     if relu:
@@ -87,18 +90,27 @@ def test_gemm_convolution_matches_chainer(n, c, h, w, o, k, pad, relu):
                                   atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize('block_bytes', [1, 12600, 1 << 20])  # 1, 3 and all 11 rows
-def test_gemm_convolution_without_gradients_in_row_blocks(monkeypatch, block_bytes):
-    """Inference builds the columns a block of rows at a time, each block smaller
-    than the whole; any block size gives the same result."""
-    monkeypatch.setattr(constants, 'CONV_BLOCK_BYTES', block_bytes)
+# On the CPU the columns are built and multiplied a block at a time: (bytes, rows)
+# giving one row of one sample per block, three rows, two whole samples, and all.
+@pytest.mark.parametrize('block_bytes,block_rows', [(1, 1), (12600, 1), (1, 154), (1 << 20, 1)])
+@pytest.mark.parametrize('o', [4, 12])  # both routes of the input gradient
+def test_gemm_convolution_in_blocks(monkeypatch, block_bytes, block_rows, o):
+    """Any block size gives the same output and the same gradients, with or
+    without backprop."""
     rng = numpy.random.default_rng(1)
-    x = rng.standard_normal((2, 3, 11, 7)).astype(numpy.float32)
-    W, b = rng.standard_normal((4, 3, 5, 5)).astype(numpy.float32), rng.standard_normal(4).astype(numpy.float32)
+    x = rng.standard_normal((3, 3, 11, 7))
+    W, b = rng.standard_normal((o, 3, 5, 5)), rng.standard_normal(o)
+    gy = rng.standard_normal((3, o, 11, 7))
+    expected = numpy.maximum(F.convolution_2d(x, W, b, pad=2).array, 0)
+    monkeypatch.setattr(constants, 'CONV_BLOCK_BYTES', block_bytes)
+    monkeypatch.setattr(constants, 'CONV_BLOCK_ROWS', block_rows)
+    monkeypatch.setattr(constants, 'CONV_GRAD_ROWS_PER_CHANNEL', 0)
     with chainer.no_backprop_mode():
         y = GemmConvolution2D(2, relu=True).apply((x, W, b))[0].array
-    expected = numpy.maximum(F.convolution_2d(x, W, b, pad=2).array, 0)
-    assert numpy.allclose(y, expected, atol=1e-5)
+    assert numpy.allclose(y, expected)
+    # Without ReLU: among this many outputs some lie within the check's step of its kink.
+    gradient_check.check_backward(lambda x, W, b: GemmConvolution2D(2).apply((x, W, b)),
+                                  (x, W, b), gy, dtype=numpy.float64, atol=1e-5, rtol=1e-4)
 
 
 def test_gemm_link_equals_stock_link():
