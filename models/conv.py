@@ -13,9 +13,10 @@ On the CPU the columns are built a block of output rows at a time and
 multiplied at once, while they are still in cache (``constants.CONV_BLOCK_*``):
 a layer's whole column array runs to 100 MB for a training batch and to
 hundreds of MB on full frames, and writing it to memory and reading it back
-cost as much as its product. So they are not kept for the backward pass
-either: the weight gradient builds them again, block by block. A GPU takes the
-whole batch as one block.
+cost as much as its product. So such columns are not kept for the backward
+pass either: the weight gradient builds them again, block by block. Columns
+that make one block (small layers, and every layer on a GPU, which takes the
+whole batch at once) are kept.
 
 The input gradient takes the cheaper of two routes (``constants.CONV_FLIP_RATIO``):
 convolving the output gradient with the flipped kernel, which copies O channels
@@ -118,27 +119,39 @@ def _columns(block):
 
 
 def _convolve(x, w, pad):
-    """y (N, oh, ow, O) of a bias-free stride-1 convolution."""
+    """(y (N, oh, ow, O), columns) of a bias-free stride-1 convolution. The
+    columns come back when the whole batch makes one block, for the weight
+    gradient to use again; otherwise they were built a block at a time into
+    scratch memory, and None comes back."""
     xp = chainer.backend.get_array_module(x)
     windows = _windows(x, w.shape[2], pad)
     w2 = _kernel_matrix(w)
+    blocks = _window_blocks(windows)
+    if len(blocks) == 1:
+        col = xp.ascontiguousarray(windows).reshape(-1, len(w2))
+        return _matmul(col, w2).reshape(windows.shape[:3] + (len(w),)), col
     y = xp.empty(windows.shape[:3] + (len(w),), x.dtype)
-    for b in _window_blocks(windows):
+    for b in blocks:
         y[b] = _matmul(_columns(windows[b]), w2).reshape(y[b].shape)
-    return y
+    return y, None
 
 
-def _kernel_gradient(x, gy, k, pad):
+def _kernel_gradient(x, gy, k, pad, col):
     """The (O, C, k, k) gradient of the kernel, given the (N, oh, ow, O) output
-    gradient, summed over blocks of columns built again."""
+    gradient and the forward pass's columns if it kept them; otherwise summed
+    over blocks of columns built again."""
     xp = chainer.backend.get_array_module(x)
-    windows = _windows(x, k, pad)
     out_c = gy.shape[3]
-    # Summed over blocks large enough that the sums cost little next to the
-    # products, and for float16 in float32, as the products themselves are.
-    gw = xp.zeros((out_c, windows[0, 0, 0].size), numpy.promote_types(x.dtype, numpy.float32))
-    for b in _window_blocks(windows, constants.CONV_GRAD_ROWS_PER_CHANNEL * out_c):
-        gw += _matmul(gy[b].reshape(-1, out_c).T, _columns(windows[b]))
+    if col is not None:
+        gw = _matmul(gy.reshape(-1, out_c).T, col)
+    else:
+        windows = _windows(x, k, pad)
+        # Summed over blocks large enough that the sums cost little next to the
+        # products, and for float16 in float32, as the products themselves are.
+        gw = xp.zeros((out_c, windows[0, 0, 0].size),
+                      numpy.promote_types(x.dtype, numpy.float32))
+        for b in _window_blocks(windows, constants.CONV_GRAD_ROWS_PER_CHANNEL * out_c):
+            gw += _matmul(gy[b].reshape(-1, out_c).T, _columns(windows[b]))
     return gw.astype(x.dtype).reshape(out_c, k, k, -1).transpose(0, 3, 1, 2)
 
 
@@ -172,8 +185,9 @@ class GemmConvolution2D(function_node.FunctionNode):
     def forward(self, inputs):
         x, w = inputs[:2]
         xp = chainer.backend.get_array_module(x)
-        y = _convolve(x, w, self.pad)
+        y, col = _convolve(x, w, self.pad)
         if chainer.config.enable_backprop:
+            self.col = col
             self.x_shape = x.shape
             self.retain_inputs((0, 1))
             if self.relu:
@@ -204,13 +218,13 @@ class GemmConvolution2D(function_node.FunctionNode):
             if self.pad <= k - 1 and copied <= constants.CONV_FLIP_RATIO * added:
                 flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
                 gx = _convolve(gy.transpose(0, 3, 1, 2), flipped,
-                               k - 1 - self.pad).transpose(0, 3, 1, 2)
+                               k - 1 - self.pad)[0].transpose(0, 3, 1, 2)
             else:
                 gx = _scattered_gradient(gy, w, self.x_shape, self.pad)
             grads.append(chainer.Variable(gx))
         if 1 in indexes:
             grads.append(chainer.Variable(xp.ascontiguousarray(
-                _kernel_gradient(x, gy, k, self.pad))))
+                _kernel_gradient(x, gy, k, self.pad, self.col))))
         if 2 in indexes:
             grads.append(chainer.Variable(gy.reshape(-1, out_c).sum(axis=0)))
         return grads
