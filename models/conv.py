@@ -231,7 +231,9 @@ class GemmConvolution2D(function_node.FunctionNode):
 
 
 class Convolution2D(L.Convolution2D):
-    """``L.Convolution2D`` that runs stride-1 convolutions through ``GemmConvolution2D``."""
+    """``L.Convolution2D`` that runs stride-1 convolutions through ``GemmConvolution2D``,
+    without the parameters' gradients while an optimizer holds them fixed (the
+    discriminator during the generator's step)."""
 
     def forward(self, x, relu=False):
         """The convolution of ``x``, followed by ReLU when ``relu``."""
@@ -242,5 +244,14 @@ class Convolution2D(L.Convolution2D):
                 or self.pad[0] != self.pad[1] or self.W.array.shape[2] != self.W.array.shape[3]:
             y = super().forward(x)
             return F.relu(y) if relu else y
-        inputs = (x, self.W) if self.b is None else (x, self.W, self.b)
+        params = [self.W] if self.b is None else [self.W, self.b]
+        inputs = [x] + [chainer.Variable(p.array, requires_grad=False) if _held_fixed(p) else p
+                        for p in params]
         return GemmConvolution2D(self.pad[0], relu).apply(inputs)[0]
+
+
+def _held_fixed(param):
+    """Whether an optimizer holds ``param`` fixed (``Link.disable_update``): the
+    backward pass then skips its gradient, which nothing would read."""
+    rule = param.update_rule
+    return rule is not None and not rule.enabled

@@ -59,6 +59,22 @@ def test_dis_step_leaves_gen_alone_and_changes_dis():
     assert any(not numpy.array_equal(before_d[n], p.array) for n, p in dis.namedparams())
 
 
+def test_gen_step_holds_dis_fixed_and_skips_its_convolution_gradients():
+    updater = make_updater()
+    gen = updater.get_optimizer('gen').target
+    dis = updater.get_optimizer('dis').target
+    histories, (targets,) = updater.next_batch()
+    before_g, before_d = weights(gen), weights(dis)
+    dis.cleargrads()  # fresh parameters hold NaN gradients until cleared
+    with updater.make_reporter().scope({}):
+        updater.update_gen([Step(histories, targets, gen(histories))])
+    assert any(not numpy.array_equal(before_g[n], p.array) for n, p in gen.namedparams())
+    assert all(numpy.array_equal(before_d[n], p.array) for n, p in dis.namedparams())
+    convolutions = [p for n, p in dis.namedparams() if '/W' in n and p.ndim == 4]
+    assert convolutions and all(p.grad is None for p in convolutions)
+    assert all(p.update_rule.enabled for p in dis.params())  # D trains again next step
+
+
 def _adv_grads(lambda_adv):
     """G's gradient from the adversarial term alone (pixel losses weighted 0)."""
     updater = make_updater(weights={'lp': 0, 'gdl': 0, 'adv': lambda_adv})

@@ -10,7 +10,7 @@ import constants
 import models
 import reference
 from models import checkpoint, generator, pyramid
-from models.conv import GemmConvolution2D
+from models.conv import Convolution2D, GemmConvolution2D
 from utils import run_folder
 from utils.device import stock_convolution
 from utils.errors import UserError
@@ -111,6 +111,25 @@ def test_gemm_convolution_in_blocks(monkeypatch, block_bytes, block_rows, o):
     # Without ReLU: among this many outputs some lie within the check's step of its kink.
     gradient_check.check_backward(lambda x, W, b: GemmConvolution2D(2).apply((x, W, b)),
                                   (x, W, b), gy, dtype=numpy.float64, atol=1e-5, rtol=1e-4)
+
+
+def test_link_held_fixed_skips_its_parameter_gradients():
+    """With its updates disabled, a convolution's backward pass computes the
+    input's gradient alone, the same as when its parameters train."""
+    link = Convolution2D(3, 4, 3, pad=1)
+    chainer.optimizers.SGD().setup(link)
+    x = chainer.Variable(numpy.random.default_rng(0).standard_normal((2, 3, 6, 5)).astype(
+        numpy.float32))
+    grads = {}
+    for fixed in (False, True):
+        link.disable_update() if fixed else link.enable_update()
+        link.cleargrads()
+        x.grad = None
+        F.sum(link(x) ** 2).backward()
+        grads[fixed] = x.grad, link.W.grad, link.b.grad
+    assert grads[False][1] is not None and grads[False][2] is not None
+    assert grads[True][1] is None and grads[True][2] is None
+    assert numpy.allclose(grads[True][0], grads[False][0])
 
 
 def test_gemm_link_equals_stock_link():

@@ -159,7 +159,16 @@ class PredictionUpdater(training.updaters.StandardUpdater):
         self.get_optimizer('dis').update(self.reported_dis_loss, steps)
 
     def update_gen(self, steps):
-        self.get_optimizer('gen').update(self.reported_gen_loss, steps)
+        # D's parameters stay as they are in G's step; held fixed, their
+        # convolutions skip the gradients nobody would read (models/conv.py).
+        dis = self.get_optimizer('dis').target if self.adversarial else None
+        if dis is not None:
+            dis.disable_update()
+        try:
+            self.get_optimizer('gen').update(self.reported_gen_loss, steps)
+        finally:
+            if dis is not None:
+                dis.enable_update()
 
     def update_core(self):
         steps = self.rollout(*self.next_batch())
