@@ -122,7 +122,8 @@ def test_link_held_fixed_skips_its_parameter_gradients():
         numpy.float32))
     grads = {}
     for fixed in (False, True):
-        link.disable_update() if fixed else link.enable_update()
+        if fixed:
+            link.disable_update()
         link.cleargrads()
         x.grad = None
         F.sum(link(x) ** 2).backward()
