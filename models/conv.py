@@ -188,7 +188,6 @@ class GemmConvolution2D(function_node.FunctionNode):
         y, col = _convolve(x, w, self.pad)
         if chainer.config.enable_backprop:
             self.col = col
-            self.x_shape = x.shape
             self.retain_inputs((0, 1))
             if self.relu:
                 self.retain_outputs((0,))
@@ -220,7 +219,7 @@ class GemmConvolution2D(function_node.FunctionNode):
                 gx = _convolve(gy.transpose(0, 3, 1, 2), flipped,
                                k - 1 - self.pad)[0].transpose(0, 3, 1, 2)
             else:
-                gx = _scattered_gradient(gy, w, self.x_shape, self.pad)
+                gx = _scattered_gradient(gy, w, x.shape, self.pad)
             grads.append(chainer.Variable(gx))
         if 1 in indexes:
             grads.append(chainer.Variable(xp.ascontiguousarray(
