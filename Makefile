@@ -63,7 +63,7 @@ demo: setup clips
 		-s 4 --max-windows 24 --gifs 3 > /dev/null
 	@cat $(DEMO_OUT)/pretrained/table.md
 	@echo "demo done: the brief run's GIFs and metrics in $(DEMO_OUT)/test, its training curves in $(DEMO_OUT);"
-	@echo "the shipped generators against copying the last frame in $(DEMO_OUT)/pretrained (table.md, curves.png, compare_<i>.gif: truth | L2 | Adv+GDL | copy last)"
+	@echo "the shipped generators against copying the last frame in $(DEMO_OUT)/pretrained (table.md, curves.png, sprites.png, compare_<i>.gif: truth | L2 | Adv+GDL | copy last)"
 
 clean-demo:
 	rm -rf $(DEMO_OUT)

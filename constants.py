@@ -50,6 +50,11 @@ PACMAN_FRAMES = 300          # frames kept per video
 PACMAN_FRAME_SKIP = 2        # emulator frames between kept frames
 PACMAN_INTRO_FRAMES = 270    # emulator frames of the start jingle, when nothing moves
 PACMAN_ACTION_REPEAT = 8     # mean frames a random action is held (sticky policy)
+# Each sprite's colour (RGB) in the game's frames, one colour to a sprite, so a
+# sprite's pixels are those of its colour: quality.py's sprite table.
+PACMAN_SPRITES = (('Ms. Pac-Man', (210, 164, 74)), ('red ghost', (200, 72, 72)),
+                  ('pink ghost', (198, 89, 179)), ('cyan ghost', (84, 184, 153)),
+                  ('orange ghost', (180, 122, 48)))
 # --full: the size of data set a GPU user trains on.
 PACMAN_FULL = dict(train_videos=200, test_videos=20, frames=1000)
 

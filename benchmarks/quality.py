@@ -10,8 +10,11 @@ iteration budget (OUT/<variant>/), scores its last generator with test.py's
 protocol (OUT/<variant>/test/), then writes OUT/table.md and OUT/table.json
 (PSNR, SSIM and sharpness difference, full frame and moving pixels, and the
 share of moving pixels in their own colour, per step, every variant and copying
-the last frame), OUT/curves.png (the per-step curves)
-and OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
+the last frame), OUT/curves.png (the per-step curves), the sprite table in
+both (for each of Ms. Pac-Man and the four ghosts, the share of the truth's
+pixels in its colour that a prediction draws in that colour: the sprite kept,
+where it is and in its shape), OUT/sprites.png (its curves) and
+OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
 prints the JSON table too. Arguments after -- go to every train.py run.
 With --pretrained, nothing is trained: the variants are the generators shipped
 in DIR/pacman_<variant>.model, scored and compared the same way.
@@ -26,6 +29,8 @@ import json
 import os
 import subprocess
 import sys
+
+import numpy
 
 import common  # puts the project on the path
 from utils import compat  # noqa: F401  (before chainer)
@@ -159,6 +164,29 @@ def table(args, scored):
                 preset=args.preset, rows=rows)
 
 
+def load_predictions(args, variants):
+    """Each variant's predictions.npz, as test.py saved them, by variant."""
+    return {v: safe_io.load_npz(os.path.join(args.out, v, 'test', 'predictions.npz'),
+                                'predictions file') for v in variants}
+
+
+def sprite_table(saved):
+    """{row label: {sprite: [share per step]}}: for each sprite of
+    ``constants.PACMAN_SPRITES``, the share (%) of the truth's pixels in its colour that
+    each variant, and copying the last frame, draw in that colour (a mean over the frames
+    that show it; None at a step where none does)."""
+    first = next(iter(saved.values()))
+    truth = first['truth'].astype(numpy.float32)
+    predicted = {VARIANTS[v][1]: s['model'] for v, s in saved.items()}
+    predicted[COPY] = numpy.broadcast_to(first['inputs'][:, -1:], truth.shape)
+    sprites = [(name, [metrics.colour_pixels(truth[:, k], colour)
+                       for k in range(truth.shape[1])])
+               for name, colour in constants.PACMAN_SPRITES]
+    return {label: {name: [metrics.mean(metrics.colour_share(
+        truth[:, k], frames[:, k].astype(numpy.float32), mask)) for k, mask in enumerate(masks)]
+        for name, masks in sprites} for label, frames in predicted.items()}
+
+
 def markdown(result):
     def cell(v):
         return '-' if v is None else '{:.3f}'.format(v) if abs(v) < 10 else '{:.2f}'.format(v)
@@ -175,20 +203,31 @@ def markdown(result):
     for name, steps in result['rows'].items():
         lines.append('| ' + ' | '.join([name] + [cell(steps[k][m]) for m, _ in METRICS
                                                  for k in range(result['steps'])]) + ' |')
+    lines += ['', 'Sprite pixels kept (%): of the pixels the truth draws in a sprite\'s colour, '
+              'the share predicted in that colour (every channel within {}).'.format(
+                  constants.COLOUR_TOLERANCE), '']
+    head = ['variant', 'sprite'] + ['+{}'.format(k + 1) for k in range(result['steps'])]
+    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name, sprites in result['sprites'].items():
+        for sprite, shares in sprites.items():
+            lines.append('| ' + ' | '.join([name, sprite] + [cell(v) for v in shares]) + ' |')
     return '\n'.join(lines) + '\n'
 
 
-def plot(path, result):
+def plot(path, panels):
+    """One panel per (title, {row label: value per step}), the steps along x."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.4))
-    steps = range(1, result['steps'] + 1)
-    for ax, (metric, label) in zip(axes, METRICS):
-        for name, rows in result['rows'].items():
-            values = [float('nan') if r[metric] is None else r[metric] for r in rows]
-            ax.plot(steps, values, '--s' if name == COPY else '-o', label=name)
-        ax.set_title(label)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    axes = axes[0]
+    for ax, (title, rows) in zip(axes, panels):
+        for name, values in rows.items():
+            values = [float('nan') if v is None else v for v in values]
+            ax.plot(range(1, len(values) + 1), values, '--s' if name == COPY else '-o',
+                    label=name)
+        ax.set_xticks(range(1, len(values) + 1))
+        ax.set_title(title)
         ax.set_xlabel('predicted step')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -198,12 +237,8 @@ def plot(path, result):
     plt.close(fig)
 
 
-def comparison_gifs(args, variants):
+def comparison_gifs(args, variants, saved):
     """compare_<i>.gif: the inputs, then truth | each variant | copy-last, per step."""
-    saved = {}
-    for v in variants:
-        path = os.path.join(args.out, v, 'test', 'predictions.npz')
-        saved[v] = safe_io.load_npz(path, 'predictions file')
     first = saved[variants[0]]
     for i in range(min(args.gifs, len(first['start']))):
         inputs, truth = first['inputs'][i], first['truth'][i]
@@ -260,16 +295,23 @@ def main(argv):
             bar.update()
     finally:
         bar.close()
+    saved = load_predictions(args, variants)
     result = table(args, scored)
+    result['sprites'] = sprite_table(saved)
     safe_io.write_json(os.path.join(args.out, 'table.json'), result)
     with safe_io.atomic_path(os.path.join(args.out, 'table.md')) as tmp:
         with open(tmp, 'w') as f:
             f.write(markdown(result))
-    plot(os.path.join(args.out, 'curves.png'), result)
-    comparison_gifs(args, variants)
+    plot(os.path.join(args.out, 'curves.png'), [
+        (label, {name: [r[metric] for r in rows] for name, rows in result['rows'].items()})
+        for metric, label in METRICS])
+    plot(os.path.join(args.out, 'sprites.png'), [
+        (sprite + ' kept %', {name: shares[sprite] for name, shares in result['sprites'].items()})
+        for sprite, _ in constants.PACMAN_SPRITES])
+    comparison_gifs(args, variants, saved)
     print(json.dumps(result))
-    print('wrote table.md, table.json, curves.png and {} compare_<i>.gif to {}'.format(
-        min(args.gifs, result['windows']), args.out), file=sys.stderr)
+    print('wrote table.md, table.json, curves.png, sprites.png and {} compare_<i>.gif to {}'
+          .format(min(args.gifs, result['windows']), args.out), file=sys.stderr)
 
 
 if __name__ == '__main__':

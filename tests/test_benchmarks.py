@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 
+import numpy
 import pytest
 
+import constants
 from conftest import ROOT
 
 
@@ -81,7 +83,22 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
     assert set(table['rows']['L2'][0]) == {'psnr', 'ssim', 'sharpdiff', 'psnr_moving',
                                            'sharpdiff_moving', 'colour_moving'}
     assert '| copy last frame |' in (out / 'table.md').read_text()
-    assert os.path.getsize(out / 'curves.png') > 0
+    assert os.path.getsize(out / 'curves.png') > 0 and os.path.getsize(out / 'sprites.png') > 0
+    # The sprite table: every row, every sprite, every step; copy-last's figures by hand.
+    sprites = table['sprites']
+    assert list(sprites) == list(table['rows'])
+    assert all(list(row) == [name for name, _ in constants.PACMAN_SPRITES] and
+               all(len(v) == 2 for v in row.values()) for row in sprites.values())
+    saved = numpy.load(out / 'l2' / 'test' / 'predictions.npz')
+    truth, last = saved['truth'].astype(int), saved['inputs'][:, -1].astype(int)
+    for name, colour in constants.PACMAN_SPRITES:
+        for k in range(2):
+            shares = [100 * (abs(t - last[i])[(t == colour).all(-1)] <= 32).all(-1).mean()
+                      for i, t in enumerate(truth[:, k]) if (t == colour).all(-1).any()]
+            expected = sum(shares) / len(shares) if shares else None
+            assert sprites['copy last frame'][name][k] == pytest.approx(expected)
+    assert sprites['copy last frame']['Ms. Pac-Man'][0] is not None  # she is in every frame
+    assert '| L2 | Ms. Pac-Man |' in (out / 'table.md').read_text()
     from PIL import Image
     gif = Image.open(out / 'compare_1.gif')
     assert gif.n_frames == 4 + 2 and gif.size[0] > 4 * 160  # truth | L2 | Adv+GDL | copy

@@ -69,6 +69,20 @@ def test_colour_share_counts_moving_pixels_in_their_own_colour():
     assert set(metrics.frame_scores(y, y_hat, mask)) == set(metrics.LABELS)
 
 
+def test_a_sprites_pixels_are_those_of_its_colour():
+    her = (210, 164, 74)
+    y = numpy.zeros((2, 16, 16, 3))
+    y[:, 2:4, 2:4] = her                                # a 2x2 Ms. Pac-Man
+    y[:, 8, 8] = (211, 164, 74)                         # one grey level off: another colour
+    mask = metrics.colour_pixels(y, her)
+    assert mask.sum() == 8 and mask[:, 2:4, 2:4].all()
+    y_hat = y.copy()
+    y_hat[0, 2, 2] = (0, 28, 136)                       # a bite out of her
+    y_hat[1] = 0                                        # gone
+    assert metrics.colour_share(y, y_hat, mask).tolist() == [75.0, 0.0]
+    assert not metrics.colour_pixels(y, (200, 72, 72)).any()
+
+
 def _videos(frames_dir):
     from utils.data import frames as framelib
     return {str(p): framelib.read_video(str(p)) for p in sorted((frames_dir / 'test').iterdir())}

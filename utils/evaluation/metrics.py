@@ -91,6 +91,12 @@ def colour_share(y, y_hat, mask, tolerance=constants.COLOUR_TOLERANCE):
     return 100 * _masked_mean(right.astype(numpy.float64), mask)
 
 
+def colour_pixels(y, colour):
+    """The pixels of ``y`` drawn in exactly ``colour`` (RGB, 0..255): a sprite's, in a
+    game that gives each sprite a colour of its own."""
+    return (y == numpy.asarray(colour, y.dtype)).all(axis=-1)
+
+
 # Every metric, in the order tables show them, with its label.
 LABELS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'sharpdiff': 'sharp. diff',
           'psnr_moving': 'PSNR moving', 'sharpdiff_moving': 'sharp. moving',
