@@ -91,9 +91,10 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
                all(len(v) == 2 for v in row.values()) for row in sprites.values())
     saved = numpy.load(out / 'l2' / 'test' / 'predictions.npz')
     truth, last = saved['truth'].astype(int), saved['inputs'][:, -1].astype(int)
+    near = constants.COLOUR_TOLERANCE
     for name, colour in constants.PACMAN_SPRITES:
         for k in range(2):
-            shares = [100 * (abs(t - last[i])[(t == colour).all(-1)] <= 32).all(-1).mean()
+            shares = [100 * (abs(t - last[i])[(t == colour).all(-1)] <= near).all(-1).mean()
                       for i, t in enumerate(truth[:, k]) if (t == colour).all(-1).any()]
             expected = sum(shares) / len(shares) if shares else None
             assert sprites['copy last frame'][name][k] == pytest.approx(expected)
