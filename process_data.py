@@ -180,7 +180,8 @@ def make_clips(args):
     filtered = _allocate(num - num_unfiltered, starts, rng)
     unfiltered = _allocate(num_unfiltered, starts, rng)
 
-    bar = tqdm(total=num, unit='clip', desc='clips', unit_scale=True, smoothing=0.1)
+    bar = tqdm(total=num, unit='clip', desc='clips', unit_scale=True, smoothing=0.1,
+               disable=args.no_progress)
     bar.update(sum(d['clips'] for d in run['done'].values()))
     t0 = time.time()
 
@@ -275,6 +276,7 @@ def build_parser():
                       help='add the clips of a new run to existing ones')
     mode.add_argument('--overwrite', action='store_true',
                       help='delete existing clips and start over')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     return p
 

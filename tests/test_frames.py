@@ -23,9 +23,11 @@ def test_pacman_frames_are_real_moving_and_deterministic():
 
 def test_pacman_cli_layout_and_refusal(tmp_path, capsys):
     out = str(tmp_path / 'images')
-    code, stdout, _ = run_cli(pacman.main, ['--out', out, '--train-videos', '1', '--test-videos',
-                                            '1', '--frames', '6'], capsys)
+    code, stdout, err = run_cli(pacman.main, ['--out', out, '--train-videos', '1',
+                                              '--test-videos', '1', '--frames', '6',
+                                              '--no-progress'], capsys)
     assert code == 0 and 'wrote 1 train and 1 test' in stdout
+    assert 'Ms. Pac-Man videos' not in err
     names = os.listdir(os.path.join(out, 'train', 'video000'))
     assert sorted(names, key=framelib.natural_key) == ['frame{}.png'.format(k) for k in range(6)]
     assert os.path.isdir(os.path.join(out, 'test', 'video000'))

@@ -110,6 +110,7 @@ def build_parser():
                         'of {frames} frames'.format(**constants.PACMAN_FULL))
     p.add_argument('--seed', type=int, default=constants.SEED)
     p.add_argument('--overwrite', action='store_true', help='replace existing videos')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     return p
 
@@ -126,7 +127,7 @@ def main(argv):
         raise UserError('need --train-videos/--test-videos >= 0, --frames >= {} and '
                         '--frame-skip >= 1'.format(constants.HIST_LEN + 1))
     dirs = make_frames(args.out, args.train_videos, args.test_videos, args.frames,
-                       args.frame_skip, args.seed, args.overwrite)
+                       args.frame_skip, args.seed, args.overwrite, not args.no_progress)
     print('wrote {} train and {} test videos of {} frames to {}'.format(
         args.train_videos, args.test_videos, args.frames, ' and '.join(dirs)))
 
