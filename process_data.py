@@ -27,7 +27,7 @@ from utils.data import clips as cliplib
 from utils.data import frames as framelib
 from utils.data import shards
 from utils.data.frames import add_frame_options, check_frame_options
-from utils.errors import UserError, cli, warn
+from utils.errors import UserError, cli, add_common_flags, warn
 
 
 class VideoJob(collections.namedtuple('VideoJob', 'out run index path num_filtered '
@@ -276,8 +276,7 @@ def build_parser():
                       help='add the clips of a new run to existing ones')
     mode.add_argument('--overwrite', action='store_true',
                       help='delete existing clips and start over')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    add_common_flags(p)
     return p
 
 

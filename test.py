@@ -22,7 +22,7 @@ from utils.evaluation import metrics, pictures, predict  # noqa: E402
 from utils.data import pacman  # noqa: E402
 from utils.data.frames import add_frame_options, check_frame_options, frame_options  # noqa
 from utils.device import get_device  # noqa: E402
-from utils.errors import UserError, cli  # noqa: E402
+from utils.errors import UserError, cli, add_common_flags  # noqa: E402
 
 
 
@@ -61,8 +61,7 @@ def build_parser():
     p.add_argument('--save-predictions', action='store_true',
                    help='also write OUT/predictions.npz: every window\'s inputs, truth and '
                         'model predictions as uint8, for scoring with other tools')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    add_common_flags(p)
     return p
 
 

@@ -32,7 +32,7 @@ from models.generator import longer_history  # noqa: E402
 from utils import workers  # noqa: E402
 from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
-from utils.errors import UserError, cli, warn  # noqa: E402
+from utils.errors import UserError, cli, add_common_flags, warn  # noqa: E402
 from utils.evaluation import predict  # noqa: E402
 from utils import run_folder  # noqa: E402
 from utils.training import losses  # noqa: E402
@@ -142,8 +142,7 @@ def build_parser():
     p.add_argument('--overwrite', action='store_true',
                    help='start afresh in OUT, deleting the snapshots and models of an earlier run')
     p.add_argument('--seed', type=int, help=kept('seed')[1:])
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    add_common_flags(p)
     return p
 
 

@@ -37,7 +37,7 @@ from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
 from utils.data import pacman  # noqa: E402
-from utils.errors import UserError, cli  # noqa: E402
+from utils.errors import UserError, cli, add_common_flags  # noqa: E402
 from utils.evaluation import metrics, pictures  # noqa: E402
 
 # Each variant: its train.py flags and its label in the tables.
@@ -81,8 +81,7 @@ def build_parser():
                    help='score the generators shipped in DIR (default {}) as '
                    'pacman_<variant>.model instead of training'.format(
                        constants.PRETRAINED_DIR))
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    add_common_flags(p)
     return p
 
 

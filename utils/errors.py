@@ -29,6 +29,13 @@ def cli(main):
     return wrapper
 
 
+def add_common_flags(parser):
+    """The flags every script ends with: ``--no-progress``, and ``--debug``, which
+    ``cli`` reads."""
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+
+
 def warn(message):
     """A one-line warning on stderr, for input that is skipped but not fatal.
 

@@ -18,7 +18,7 @@ import numpy
 from PIL import Image
 
 import constants
-from utils.errors import UserError, cli
+from utils.errors import UserError, cli, add_common_flags
 
 
 def _new_game(ale):
@@ -110,8 +110,7 @@ def build_parser():
                         'of {frames} frames'.format(**constants.PACMAN_FULL))
     p.add_argument('--seed', type=int, default=constants.SEED)
     p.add_argument('--overwrite', action='store_true', help='replace existing videos')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
+    add_common_flags(p)
     return p
 
 
