@@ -21,7 +21,9 @@ VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.gif')
 
 # --- clips ---------------------------------------------------------------------
 HIST_LEN = 4                 # input frames per prediction (train.py --hist-len)
-CROP_SIZE = 32               # training crops are CROP_SIZE x CROP_SIZE
+# Training crops are CROP_SIZE x CROP_SIZE (process_data.py --crop-size; train.py
+# takes the side from the clips).
+CROP_SIZE = 32
 # A crop is kept when its motion, the squared difference between consecutive
 # frames summed over the clip's pixels and channels on the [-1, 1] scale,
 # exceeds this (the TF code's value)...

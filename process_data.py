@@ -32,11 +32,12 @@ from utils.errors import UserError, cli, add_common_flags, warn
 
 class VideoJob(collections.namedtuple('VideoJob', 'out run index path num_filtered '
                                                   'num_unfiltered seed round threshold '
-                                                  'hist_len motion_frames options')):
+                                                  'hist_len motion_frames crop options')):
     """The clips to cut from one video: ``num_filtered`` that move and
     ``num_unfiltered`` taken anywhere, in round ``p`` (planned) or ``t`` (topping
     up what videos without motion, or that failed to decode, could not give);
-    ``options``: the ``FrameOptions`` its frames are read with."""
+    ``crop``: the clips' side; ``options``: the ``FrameOptions`` its frames are read
+    with."""
 
     @property
     def key(self):
@@ -50,12 +51,13 @@ def _cut_video(job, paths):
     def frames():
         return framelib.iter_frames(job.path, job.options)
 
-    index = cliplib.MotionIndex(frames(), job.threshold, job.hist_len, job.motion_frames)
+    index = cliplib.MotionIndex(frames(), job.threshold, job.hist_len, job.motion_frames,
+                                job.crop)
     try:
         if index.counts is None:
             raise UserError('{}: frames are {}x{}, smaller than the {}x{} crops; use larger '
-                            'frames or --resize'.format(job.path, index.shape[1], index.shape[0],
-                                                        constants.CROP_SIZE, constants.CROP_SIZE))
+                            'frames, --resize or a smaller --crop-size'.format(
+                                job.path, index.shape[1], index.shape[0], job.crop, job.crop))
         if not len(index.counts):
             raise framelib.VideoError('{}: decodes to fewer than {} frames'.format(
                 job.path, job.hist_len + 1))
@@ -79,7 +81,7 @@ def _cut_video(job, paths):
                                                                  len(paths))))
             shards.write_shard(paths[-1], head[0], job.index, *head[1:])
 
-    for block in cliplib.cut_planned(frames(), positions, job.hist_len):
+    for block in cliplib.cut_planned(frames(), positions, job.hist_len, job.crop):
         pending.append(block)
         write(False)
     write(True)
@@ -118,12 +120,14 @@ def _start_run(out, manifest, args, videos):
             raise UserError('{}: holds clip shards but no {}; pass --overwrite to replace '
                             'them'.format(out, shards.MANIFEST))
         return dict(format=shards.FORMAT, hist_len=args.hist_len,
-                    crop_size=constants.CROP_SIZE, runs=[]), dict(params, complete=False, done={})
-    if manifest.get('hist_len') != args.hist_len:
-        raise UserError('{}: holds clips for a history of {} frames, not {}; pass --hist-len {}, '
-                        'another --train-clips, or --overwrite'.format(
-                            out, manifest.get('hist_len'), args.hist_len,
-                            manifest.get('hist_len')))
+                    crop_size=args.crop_size, runs=[]), dict(params, complete=False, done={})
+    for name, flag, what in (('hist_len', '--hist-len', 'a history of {} frames'),
+                             ('crop_size', '--crop-size', '{0}x{0} crops')):
+        kept = manifest.get(name)
+        if kept != getattr(args, name):
+            raise UserError('{}: holds clips for {}, not {}; pass {} {}, another --train-clips, '
+                            'or --overwrite'.format(out, what.format(kept),
+                                                    what.format(getattr(args, name)), flag, kept))
     last = manifest['runs'][-1] if manifest['runs'] else None
     if last is not None and not last['complete']:
         if args.resume:
@@ -188,7 +192,7 @@ def make_clips(args):
     def job(round_, index, num_filtered, num_unfiltered):
         return VideoJob(out, run_index, index, videos[index][0], int(num_filtered),
                         int(num_unfiltered), args.seed, round_, args.threshold, args.hist_len,
-                        args.motion_frames, options)
+                        args.motion_frames, args.crop_size, options)
 
     def run_jobs(jobs):
         todo = [j for j in jobs if j.key not in run['done'] and j.num_filtered + j.num_unfiltered]
@@ -209,8 +213,8 @@ def make_clips(args):
         moving = [i for i in good if planned[i]['moving']]
         for i in static:
             warn('{}: no {}x{} crop moves more than the threshold ({}); it gives only '
-                 'unfiltered clips'.format(videos[i][0], constants.CROP_SIZE,
-                                           constants.CROP_SIZE, args.threshold))
+                 'unfiltered clips'.format(videos[i][0], args.crop_size, args.crop_size,
+                                           args.threshold))
         short = sum(int(filtered[i]) for i in static + failed)
         short_unfiltered = sum(int(unfiltered[i]) for i in failed)
         if not good:
@@ -255,6 +259,9 @@ def build_parser():
     p.add_argument('--hist-len', type=int, default=constants.HIST_LEN,
                    help='history frames per clip (plus the frame to predict); clips serve '
                         'train.py --hist-len up to this' + d)
+    p.add_argument('--crop-size', type=int, default=constants.CROP_SIZE,
+                   help='side of the square crops; train.py takes it from the clips, and '
+                        'with its 4 scales needs a side divisible by 16, at least 32' + d)
     p.add_argument('--threshold', type=float, default=constants.CLIP_MOTION_THRESHOLD,
                    help='motion a clip needs: summed squared difference of consecutive '
                         'frames on the [-1, 1] scale' + d)
@@ -285,8 +292,8 @@ def main(argv):
     args = build_parser().parse_args(argv)
     if args.num_clips <= 0:
         raise UserError('-n/--num-clips must be at least 1 (got {})'.format(args.num_clips))
-    if args.workers < 1 or args.hist_len < 1:
-        raise UserError('--workers and --hist-len must be at least 1')
+    if args.workers < 1 or args.hist_len < 1 or args.crop_size < 1:
+        raise UserError('--workers, --hist-len and --crop-size must be at least 1')
     if not 0 <= args.unfiltered_fraction <= 1:
         raise UserError('--unfiltered-fraction must be between 0 and 1 (got {})'.format(
             args.unfiltered_fraction))

@@ -30,6 +30,7 @@ import models  # noqa: E402
 from models import checkpoint  # noqa: E402
 from models.generator import longer_history  # noqa: E402
 from utils import workers  # noqa: E402
+from utils.data import shards  # noqa: E402
 from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
 from utils.errors import UserError, cli, add_common_flags, warn  # noqa: E402
@@ -231,7 +232,7 @@ def _widened(load, config, say):
 def _dataset(args, config, comm, train_settings):
     rank, size = (comm.rank, comm.size) if comm else (0, 1)
     dataset = ClipDataset(args.data, config.hist_len, part=(rank, size),
-                          future=train_settings['rollout'])
+                          future=train_settings['rollout'], crop=config.crop_size)
     batch_size = train_settings['batch_size']
     if comm:
         # Equal lengths on every rank keep iterator states identical, so rank 0's
@@ -252,6 +253,10 @@ def _check_snapshot(plan, data):
                     adversarial=saved.get('adversarial', True))
     expected = dict(plan.saved_config)
     del expected['dtype'], expected['training']  # a run may change these
+    if recorded['crop_size'] != expected['crop_size']:
+        raise UserError('{0}: was trained on {1}x{1} crops, but {2} holds {3}x{3} ones; resume '
+                        'with the same -d'.format(path, recorded['crop_size'], data,
+                                                  expected['crop_size']))
     checkpoint.check_config(path, 'snapshot', recorded, expected, sorted(expected))
     order = arrays.get('updater/iterator:main/order')
     if order is not None and len(order) != len(plan.dataset):
@@ -270,7 +275,7 @@ def resolve(args, comm=None):
     loading = load is not None and snapshot is None  # -r wins over -l
     options = _model_options(args, snapshot or load, loading)
     adversarial = options.pop('adversarial')
-    config = models.model_config(**options)
+    config = models.model_config(crop_size=shards.crop_size(args.data), **options)
     say = comm is None or comm.rank == 0
     if loading:
         load = _widened(load, config, say)

@@ -1,7 +1,7 @@
 """Seconds per training iteration (one D step + one G step) with the real updater.
 
     python benchmarks/train_step.py --preset paper [--iters 5] [--batch-size 8] [-g 0]
-                                    [--dtype mixed16] [--d-frame-only]
+                                    [--dtype mixed16] [--d-frame-only] [--crop-size 64]
     mpiexec -n 2 python benchmarks/train_step.py --communicator naive   # per rank: -b clips
 
 Prints one JSON line. Random clips stand in for data, as in the PyTorch
@@ -21,8 +21,9 @@ from utils.training import losses, optimizers  # noqa: E402
 from utils.training.updater import PredictionUpdater  # noqa: E402
 
 
-def build_updater(preset, batch_size, device, adversarial=True, comm=None, d_conditioned=True):
-    config = models.model_config(preset, d_conditioned=d_conditioned)
+def build_updater(preset, batch_size, device, adversarial=True, comm=None, d_conditioned=True,
+                  crop_size=constants.CROP_SIZE):
+    config = models.model_config(preset, d_conditioned=d_conditioned, crop_size=crop_size)
     rng = numpy.random.default_rng(0)
     clips = rng.uniform(-1, 1, (batch_size, 3 * config.clip_len, config.crop_size,
                                 config.crop_size)).astype(numpy.float32)
@@ -45,6 +46,8 @@ def main(argv):
     p = common.model_parser(__doc__.split('\n\n')[0], constants.BATCH_SIZE, 5)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--communicator', help='ChainerMN communicator, under mpiexec')
+    p.add_argument('--crop-size', type=int, default=constants.CROP_SIZE,
+                   help="side of the training crops (process_data.py's) (default: %(default)s)")
     p.add_argument('--d-frame-only', action='store_true',
                    help="D sees the frame alone (train.py's --d-frame-only), as in the "
                         'PyTorch twin')
@@ -57,7 +60,7 @@ def main(argv):
             args.gpu = comm.intra_rank
     device, sync = common.device_for(args)
     updater = build_updater(args.preset, args.batch_size, device, comm=comm,
-                            d_conditioned=not args.d_frame_only)
+                            d_conditioned=not args.d_frame_only, crop_size=args.crop_size)
     with updater.make_reporter().scope({}):
         for _ in range(args.warmup):
             updater.update()
@@ -70,7 +73,7 @@ def main(argv):
     ranks = comm.size if comm else 1
     if comm is None or comm.rank == 0:
         common.emit(dict(benchmark='train_step', impl=common.impl(args), preset=args.preset,
-                         d_conditioned=not args.d_frame_only,
+                         d_conditioned=not args.d_frame_only, crop_size=args.crop_size,
                          batch_size=args.batch_size, ranks=ranks, iters=args.iters,
                          sec_per_iter=seconds, clips_per_sec=ranks * args.batch_size / seconds,
                          device=common.machine(device)))

@@ -88,16 +88,35 @@ def _narrow(table, div):
             for row in table]
 
 
+def _check_crop(crop_size, num_scales):
+    """Crops must halve exactly down to D's coarsest scale, whose fully connected
+    layers are sized for them, and every scale must keep an even side, at least 2,
+    after D's VALID kernels, for its 2x2 pooling."""
+    rows = len(constants.PAPER_D_KERNELS)
+    step = 2 ** num_scales
+    smallest = max(2 ** (num_scales - 1 - s) * (sum(k - 1 for k in kernels) + 2)
+                   for s, kernels in enumerate(constants.PAPER_D_KERNELS[rows - num_scales:]))
+    smallest = -(-smallest // step) * step
+    if crop_size % step or crop_size < smallest:
+        raise UserError('crops of {0}x{0} do not fit {1} scale{2}: they need a side '
+                        'divisible by {3} and at least {4}; make clips with process_data.py '
+                        '--crop-size {5}'.format(crop_size, num_scales, 's' * (num_scales > 1),
+                                                 step, smallest,
+                                                 max(smallest, crop_size // step * step)))
+
+
 def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
                  num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
-                 d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK):
+                 d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK,
+                 crop_size=constants.CROP_SIZE):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
-    tables) and a history of ``hist_len`` frames. With ``copy_mask`` each scale
-    outputs a mask channel too (see ``Generator``); with it, ``d_generated`` has D
-    judge the mask's generated branch (see ``Predictions.judged``), and
-    ``hard_mask`` has predictions outside training choose rather than blend (see
-    ``Generator``)."""
+    tables), a history of ``hist_len`` frames and training crops of ``crop_size``
+    (which sizes D's fully connected layers; G predicts frames of any size). With
+    ``copy_mask`` each scale outputs a mask channel too (see ``Generator``); with
+    it, ``d_generated`` has D judge the mask's generated branch (see
+    ``Predictions.judged``), and ``hard_mask`` has predictions outside training
+    choose rather than blend (see ``Generator``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
@@ -107,6 +126,7 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                         'in constants.py), not {}'.format(rows, num_scales))
     if hist_len < 1:
         raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
+    _check_crop(crop_size, num_scales)
     for name, needs_mask in (('--d-generated', d_generated), ('--hard-mask', hard_mask)):
         if needs_mask and not copy_mask:
             raise UserError('{} needs --copy-mask: without a mask there is no generated '
@@ -124,5 +144,5 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         d_fc=[[max(4, w // div) if w > 1 else 1 for w in row]
               for row in constants.PAPER_D_FC[last]],
         residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
-        num_scales=num_scales, crop_size=constants.CROP_SIZE, copy_mask=bool(copy_mask),
+        num_scales=num_scales, crop_size=crop_size, copy_mask=bool(copy_mask),
         d_generated=bool(d_generated), hard_mask=bool(hard_mask))

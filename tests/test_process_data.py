@@ -47,6 +47,36 @@ def test_moving_crops_match_brute_force(frames_dir, motion_frames):
         assert mask[s, y, x] == (reference.clip_motion(clip) > constants.CLIP_MOTION_THRESHOLD)
 
 
+def test_large_crops_and_histories_sum_motion_without_overflow():
+    """A 64x64 crop over 7 frame pairs can sum to more than int32 holds: frames that
+    flip from black to white move by the most there is, and must still pass a
+    threshold just below that."""
+    frames = numpy.zeros((8, 70, 66, 3), numpy.uint8)
+    frames[1::2] = 255
+    most = 64 * 64 * 3 * 7 * 2 ** 2  # every channel of every pixel moves by 2 on [-1, 1]
+    mask = cliplib.moving_crops(frames, most - 1, hist_len=7, crop=64)
+    assert mask.shape == (1, 7, 3) and mask.all()
+    assert not cliplib.moving_crops(frames, most, hist_len=7, crop=64).any()
+
+
+def test_crop_size_makes_larger_clips_and_is_kept_by_the_directory(frames_dir, tmp_path,
+                                                                   capsys):
+    src, out = frames_dir / 'train', tmp_path / 'c'
+    assert run_cli(process_data.main, _args(src, out, '--crop-size', '64', n=50), capsys)[0] == 0
+    assert json.load(open(out / shards.MANIFEST))['crop_size'] == shards.crop_size(str(out)) == 64
+    clips = numpy.concatenate([shards.read_shard(p, 4, crop=64)['clips']
+                               for p in shards.shard_paths(str(out))])
+    assert clips.shape == (50, 5, 64, 64, 3)
+    history, target = ClipDataset(str(out), 4, crop=64)[0]
+    assert history.shape == (12, 64, 64) and target.shape == (3, 64, 64)
+    code, _, err = run_cli(process_data.main, _args(src, out, '--append', n=50), capsys)
+    assert code == 2 and 'holds clips for 64x64 crops, not 32x32 crops; pass --crop-size 64' in err
+    code, _, err = run_cli(process_data.main, _args(src, tmp_path / 'd', '--crop-size', '200'),
+                           capsys)
+    assert code == 2 and 'video000: frames are 160x210, smaller than the 200x200 crops' in err
+    assert '--crop-size' in err
+
+
 def test_history_motion_does_not_pick_clips_by_the_frame_to_predict(tmp_path, capsys):
     """A sprite that stands still and jumps every sixth frame: measured on the whole
     clip, the filter keeps a clip whose history is still only when the sprite jumps

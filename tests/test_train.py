@@ -179,6 +179,38 @@ def test_rollout_trains_on_longer_clips_and_resumes_with_it(clip_dirs, clips_his
     assert '--hist-len 5' in err and not os.path.exists(tmp_path / 'b')
 
 
+def test_crop_size_comes_from_the_clips(frames_dir, clip_dirs, tmp_path, capsys):
+    """Clips of another side train a discriminator sized for them and say so in the
+    files; the generator moves between crop sizes, a snapshot does not, and a side
+    the scales cannot halve is refused before anything is written."""
+    import process_data
+    made = {}
+    for side in (48, 40):
+        made[side] = str(tmp_path / 'clips{}'.format(side))
+        assert run_cli(process_data.main, ['-n', '20', '--train-dir', str(frames_dir / 'train'),
+                                           '--train-clips', made[side], '--workers', '1',
+                                           '--crop-size', str(side)], capsys)[0] == 0
+    code, _, err = _train(capsys, made[48], tmp_path / 'a', '-i', '1', '-b', '2',
+                          '--snapshot-interval', '1')
+    assert code == 0, err
+    model = str(tmp_path / 'a' / 'TRAINED_ADVERSARIAL.model')
+    assert checkpoint.read(model, 'model')[1]['crop_size'] == 48
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '1', '-b', '2', '-l', model)
+    assert code == 0, err
+    assert checkpoint.read(str(tmp_path / 'b' / 'TRAINED_ADVERSARIAL.model'),
+                           'model')[1]['crop_size'] == 32
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'a', '-i', '2', '-r')
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert 'was trained on 48x48 crops, but' in err and 'holds 32x32 ones' in err
+    code, _, err = _train(capsys, made[40], tmp_path / 'c', '-i', '1', '-b', '2')
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert 'crops of 40x40 do not fit 4 scales: they need a side divisible by 16' in err
+    assert '--crop-size 32' in err and not os.path.exists(tmp_path / 'c')
+    code, _, err = _train(capsys, made[40], tmp_path / 'c', '-i', '1', '-b', '2',
+                          '--num-scales', '3')
+    assert code == 0, err
+
+
 def _bad_clips(tmp_path):
     directory = tmp_path / 'badclips'
     directory.mkdir()

@@ -40,9 +40,10 @@ def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
     starts = t - hist_len
     pairs = {'clip': hist_len, 'history': hist_len - 1}[motion_frames]
     limit = pixels.squared_difference_to_0_255(threshold)
-    # int32 cumulative sums may wrap around, but every box sum they are differenced
-    # into is below crop^2 * hist_len * 3 * 255^2 < 2^31, and wrap-around cancels.
-    assert crop * crop * hist_len * 3 * 255 ** 2 < 2 ** 31
+    # int32 cumulative sums may wrap around, but while every box sum they are
+    # differenced into is below crop^2 * hist_len * 3 * 255^2 < 2^31, wrap-around
+    # cancels; larger crops and histories need int64.
+    dtype = numpy.int32 if crop * crop * hist_len * 3 * 255 ** 2 < 2 ** 31 else numpy.int64
     mask = numpy.empty((starts, h - crop + 1, w - crop + 1), bool)
     for s0 in range(0, starts, _BLOCK):
         s1 = min(starts, s0 + _BLOCK)
@@ -53,10 +54,10 @@ def moving_crops(frames, threshold=constants.CLIP_MOTION_THRESHOLD,
         cum = numpy.zeros((len(pair) + 1, h, w), numpy.int32)
         numpy.cumsum(pair, axis=0, out=cum[1:])
         window = cum[pairs:pairs + s1 - s0] - cum[:s1 - s0]     # (n, h, w)
-        rows = numpy.zeros((s1 - s0, h + 1, w), numpy.int32)
+        rows = numpy.zeros((s1 - s0, h + 1, w), dtype)
         numpy.cumsum(window, axis=1, out=rows[:, 1:])
         rows = rows[:, crop:] - rows[:, :-crop]                   # (n, h - crop + 1, w)
-        cols = numpy.zeros((s1 - s0, h - crop + 1, w + 1), numpy.int32)
+        cols = numpy.zeros((s1 - s0, h - crop + 1, w + 1), dtype)
         numpy.cumsum(rows, axis=2, out=cols[:, :, 1:])
         mask[s0:s1] = (cols[:, :, crop:] - cols[:, :, :-crop]) > limit
     return mask

@@ -5,6 +5,7 @@ import zlib
 import chainer
 import numpy
 
+import constants
 from utils.data import clips as cliplib
 from utils.data import shards
 from utils.errors import UserError, warn
@@ -13,15 +14,15 @@ from utils.errors import UserError, warn
 class ClipDataset(chainer.dataset.DatasetMixin):
     """Clips of a clip directory as (history, future) float32 pairs in [-1, 1].
 
-    history: (hist_len * 3, CROP_SIZE, CROP_SIZE), oldest frame first; future:
-    (future * 3, CROP_SIZE, CROP_SIZE), the frames to predict in order. Clips cut
+    history: (hist_len * 3, crop, crop), oldest frame first; future:
+    (future * 3, crop, crop), the frames to predict in order. Clips cut
     for a longer history serve with their last hist_len + future frames. Shards are
     held in memory as uint8 (3 KiB a frame) and converted one example at a time.
     ``part=(rank, size)`` keeps every size-th shard from the rank-th, so
     data-parallel processes read disjoint shards.
     """
 
-    def __init__(self, directory, hist_len, part=(0, 1), future=1):
+    def __init__(self, directory, hist_len, part=(0, 1), future=1, crop=constants.CROP_SIZE):
         if not os.path.isdir(directory):
             raise UserError('{}: no such clip directory; make clips with process_data.py or '
                             'pass -d'.format(directory))
@@ -41,7 +42,7 @@ class ClipDataset(chainer.dataset.DatasetMixin):
         self.paths = paths[rank::size]
         # Kept shard by shard: one concatenated array would need twice the clips'
         # memory while it is built (10 GB for 200,000 clips of 8 frames).
-        self._shards = [_frames(shards.read_shard(p, hist_len, future)['clips'],
+        self._shards = [_frames(shards.read_shard(p, hist_len, future, crop)['clips'],
                                 hist_len + future) for p in self.paths]
         self._ends = numpy.cumsum([len(s) for s in self._shards])
 

@@ -6,9 +6,10 @@ per run of ``process_data.py``) and shards named ``run<r>_v<video>_<round><part>
 video without motion could not give).
 Each shard has these arrays (loaded with ``allow_pickle=False``):
 
-- ``clips``: uint8 (N, hist_len + 1, CROP_SIZE, CROP_SIZE, 3), frames in time
-  order, RGB, 0..255; the last frame is the one to predict (``hist_len`` is
-  recorded in the manifest; clips of a longer history serve a shorter one).
+- ``clips``: uint8 (N, hist_len + 1, crop_size, crop_size, 3), frames in time
+  order, RGB, 0..255; the last frame is the one to predict (``hist_len`` and
+  ``crop_size`` are recorded in the manifest; clips of a longer history serve a
+  shorter one).
 - ``video``: int32 (N,), the source video's index in the run's ``videos`` list.
 - ``start``, ``y``, ``x``: int32 (N,), the first frame and the crop's top-left.
 - ``filtered``: bool (N,), False for clips kept without the motion test.
@@ -80,6 +81,17 @@ def read_manifest(directory):
         raise UserError('{}: not a clip manifest of this project; move the directory away or '
                         'pass --overwrite'.format(path))
     return manifest
+
+
+def crop_size(directory):
+    """The side of the clips of ``directory`` as its manifest records it; the default
+    where there is none (``read_shard`` then checks each shard)."""
+    manifest = read_manifest(directory)
+    size = manifest.get('crop_size', constants.CROP_SIZE) if manifest else constants.CROP_SIZE
+    if not isinstance(size, int) or size < 1:
+        raise UserError('{}: records a crop size of {}; make the clips again with '
+                        'process_data.py'.format(os.path.join(directory, MANIFEST), size))
+    return size
 
 
 def write_manifest(directory, manifest):
