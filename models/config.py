@@ -88,14 +88,14 @@ def _narrow(table, div):
             for row in table]
 
 
-def _check_crop(crop_size, num_scales):
+def _check_crop(crop_size, d_kernels):
     """Crops must halve exactly down to D's coarsest scale, whose fully connected
     layers are sized for them, and every scale must keep an even side, at least 2,
-    after D's VALID kernels, for its 2x2 pooling."""
-    rows = len(constants.PAPER_D_KERNELS)
+    after its VALID kernels (``d_kernels``, coarsest first), for its 2x2 pooling."""
+    num_scales = len(d_kernels)
     step = 2 ** num_scales
     smallest = max(2 ** (num_scales - 1 - s) * (sum(k - 1 for k in kernels) + 2)
-                   for s, kernels in enumerate(constants.PAPER_D_KERNELS[rows - num_scales:]))
+                   for s, kernels in enumerate(d_kernels))
     smallest = -(-smallest // step) * step
     if crop_size % step or crop_size < smallest:
         raise UserError('crops of {0}x{0} do not fit {1} scale{2}: they need a side '
@@ -126,7 +126,8 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                         'in constants.py), not {}'.format(rows, num_scales))
     if hist_len < 1:
         raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
-    _check_crop(crop_size, num_scales)
+    last = slice(rows - num_scales, None)
+    _check_crop(crop_size, constants.PAPER_D_KERNELS[last])
     for name, needs_mask in (('--d-generated', d_generated), ('--hard-mask', hard_mask)):
         if needs_mask and not copy_mask:
             raise UserError('{} needs --copy-mask: without a mask there is no generated '
@@ -135,8 +136,7 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
     c = ModelConfig.frame_channels
     g_maps = [[c * hist_len if k == 0 else c * (hist_len + 1)] + list(hidden)
               + [c + (1 if copy_mask else 0)]
-              for k, hidden in enumerate(constants.PAPER_G_HIDDEN[rows - num_scales:])]
-    last = slice(rows - num_scales, None)
+              for k, hidden in enumerate(constants.PAPER_G_HIDDEN[last])]
     return ModelConfig(
         preset=preset, g_maps=_narrow(g_maps, div), g_kernels=constants.PAPER_G_KERNELS[last],
         d_maps=_narrow(constants.PAPER_D_MAPS[last], div),
