@@ -25,12 +25,11 @@ CUDA ?= 12x
 setup-gpu: setup
 	$(PY) -m pip install -q "cupy-cuda$(CUDA)>=13"
 
-# What a GPU machine should confirm: the GPU tests, then training and inference speed.
+# What a GPU machine should confirm (benchmarks/gpu_check.sh): the GPU tests; the paper
+# preset trained, resumed and tested on GPU 0 in float32 and mixed16; speed beside PyTorch
+# (TORCH_PY=a Python with PyTorch). Logs in result/gpu-check.
 gpu-check: setup
-	$(PY) -m pytest -q -m gpu tests
-	$(PY) benchmarks/train_step.py --preset paper -g 0
-	$(PY) benchmarks/train_step.py --preset paper -g 0 --dtype mixed16
-	$(PY) benchmarks/predict_frames.py --preset paper -g 0
+	PY=$(PY) benchmarks/gpu_check.sh result/gpu-check
 
 # MPI and ChainerMN's Python side, for data-parallel training.
 MPI_STAMP := $(VENV)/.installed-mpi-$(shell cat requirements-mpi.txt | cksum | cut -d' ' -f1)

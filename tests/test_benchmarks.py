@@ -42,6 +42,22 @@ def test_train_step_times_the_twins_frame_only_discriminator():
     assert json.loads(out)['d_conditioned'] is False
 
 
+def test_comparison_commands_put_both_on_the_same_device():
+    """--gpu N runs this project with -g N and the twin with --device cuda:N; -1 is the CPU."""
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    import compare_torch
+    for what in ('train', 'predict'):
+        ours, theirs, _, _ = compare_torch.commands('tiny', what, 1, gpu=0, torch_ref='twin.py')
+        assert ours[ours.index('-g') + 1] == '0'
+        assert theirs[0] == 'twin.py' and theirs[theirs.index('--device') + 1] == 'cuda:0'
+        assert ('--predict' in theirs) == (what == 'predict')
+    ours, theirs, key, rate = compare_torch.commands('tiny', 'predict', 1)
+    assert theirs[theirs.index('--device') + 1] == 'cpu' and key == 'frames_per_sec' and rate
+    code, out, err = _run(*(ours[0].split('/')[-1:] + ours[1:]))
+    assert code == 0, err
+    assert json.loads(out)['frames_per_sec'] > 0
+
+
 def test_predict_frames_prints_one_json_line():
     code, out, err = _run('predict_frames.py', '--preset', 'tiny', '--iters', '1', '-b', '1')
     assert code == 0, err

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# What a GPU machine should confirm, as one script that leaves every log under OUT:
+#   1. the GPU tests (pytest -m gpu);
+#   2. the paper preset on the GPU: 300 iterations, resumed to 400, then test.py,
+#      in float32 and in mixed16;
+#   3. speed beside the PyTorch twin (benchmarks/compare_torch.py --gpu), and
+#      Chainer's own convolution beside this project's;
+#   4. with the time left, the shipped Adv+GDL generator fine-tuned on the GPU
+#      on each clip folder named in TUNE (side by side on the one GPU).
+# Each step is cut to fit BUDGET seconds and logs to OUT/logs/<step>.log; a
+# failed step is recorded in OUT/summary.txt and the next one runs. At the end
+# the logs are packed into OUT/gpu_check.tgz (for machines that return few files).
+#
+#   make gpu-check                                    # .venv's Python, GPU 0
+#   G=-1 QUICK=1 benchmarks/gpu_check.sh /tmp/dry     # every step on the CPU, briefly
+#
+# Environment: PY (the Python), G (GPU id; -1 runs on the CPU), BUDGET (seconds,
+# default 3600), QUICK=1 (a few iterations per step), ROUNDS (of the comparison),
+# TORCH_PY (a Python with PyTorch; default PY), TORCH_REF (the twin; default
+# ../shared/bench/torch_ref.py), TUNE ("NAME=CLIPS:BATCH ..."), TUNE_ITERS (where
+# fine-tuning ends), PRESET (step 2's, default paper).
+set -u
+cd "$(dirname "$0")/.."
+OUT=${1:-result/gpu-check}
+PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+G=${G:-0}
+BUDGET=${BUDGET:-3600}
+QUICK=${QUICK:-0}
+TORCH_PY=${TORCH_PY:-$PY}
+TORCH_REF=${TORCH_REF:-../shared/bench/torch_ref.py}
+TUNE=${TUNE:-}
+TUNE_ITERS=${TUNE_ITERS:-100000}
+PRESET=${PRESET:-paper}
+RESERVE=20  # seconds kept for packing the logs
+END=$((SECONDS + BUDGET))
+mkdir -p "$OUT/logs"
+SUMMARY=$OUT/summary.txt
+: > "$SUMMARY"
+export PYTHONUNBUFFERED=1
+
+if [ "$QUICK" = 1 ]; then
+    ITERS=(6 8); BENCH_ITERS=2; CLIPS=400; WINDOWS=2
+else
+    ITERS=(300 400); BENCH_ITERS=20; CLIPS=3000; WINDOWS=8
+fi
+ROUNDS=${ROUNDS:-2}
+
+left() { echo $((END - SECONDS - RESERVE)); }
+
+# step NAME LIMIT COMMAND...: run COMMAND for at most LIMIT seconds (and what the
+# budget allows), log it, and record its exit status and time.
+step() {
+    local name=$1 limit=$2 t0=$SECONDS rc
+    shift 2
+    [ "$(left)" -lt "$limit" ] && limit=$(left)
+    if [ "$limit" -le 5 ]; then
+        echo "$name: skipped (out of time)" | tee -a "$SUMMARY"
+        return 1
+    fi
+    echo "== $name (limit ${limit}s): $*"
+    timeout -s INT -k 15 "$limit" "$@" > "$OUT/logs/$name.log" 2>&1
+    rc=$?
+    echo "$name: rc=$rc $((SECONDS - t0))s" | tee -a "$SUMMARY"
+    tail -n 3 "$OUT/logs/$name.log"
+    return $rc
+}
+
+DATA=$OUT/data
+{
+    date -u
+    nvidia-smi 2>&1 | head -15
+    "$PY" - <<'EOF'
+import platform, sys
+from utils import compat  # noqa: F401
+import chainer, numpy
+print('python', platform.python_version(), 'numpy', numpy.__version__, 'chainer',
+      chainer.__version__, 'shims', compat.SHIMS)
+try:
+    import cupy
+    print('cupy', cupy.__version__, 'cuda runtime', cupy.cuda.runtime.runtimeGetVersion(),
+          'driver', cupy.cuda.runtime.driverGetVersion(),
+          'devices', cupy.cuda.runtime.getDeviceCount())
+    from chainer.backends import cuda
+    print('chainer cuda available', cuda.available, 'cudnn', cuda.cudnn_enabled)
+except Exception as e:
+    print('cupy:', repr(e))
+EOF
+} > "$OUT/logs/environment.log" 2>&1
+cat "$OUT/logs/environment.log"
+
+# The built-in data, made while the GPU tests run (they make their own).
+( "$PY" -m utils.data.pacman --out "$DATA" --seed 0 &&
+  "$PY" process_data.py -n $CLIPS --train-dir "$DATA/train" --train-clips "$DATA/clips" \
+      --no-progress ) > "$OUT/logs/data.log" 2>&1 &
+DATA_PID=$!
+if [ "$G" -ge 0 ]; then
+    step gpu_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests
+fi
+wait $DATA_PID && echo "data: rc=0" >> "$SUMMARY" || echo "data: failed" | tee -a "$SUMMARY"
+
+# Train, resume, test; the snapshots' counters show that the resume continued.
+for dtype in float32 mixed16; do
+    run=$OUT/runs/${PRESET}_$dtype
+    common=(-g "$G" -d "$DATA/clips" -o "$run" --snapshot-interval 100 --sample-interval 0
+            --eval-interval 100 --eval-dir "$DATA/test" --eval-windows 4 --no-progress)
+    [ "$QUICK" = 1 ] && common+=(--snapshot-interval 2 --eval-interval 2)
+    step "train_$dtype" 150 "$PY" train.py --preset "$PRESET" --dtype "$dtype" -i "${ITERS[0]}" \
+        "${common[@]}" --overwrite &&
+    step "resume_$dtype" 90 "$PY" train.py -r -i "${ITERS[1]}" "${common[@]}" &&
+    step "counters_$dtype" 30 "$PY" - "$run" "${ITERS[0]}" "${ITERS[1]}" "$dtype" <<'EOF' &&
+import sys
+import numpy
+run, first, last, dtype = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+steps = {}
+for n in (first, last):
+    with numpy.load('{}/snapshot_iter_{}.npz'.format(run, n)) as z:
+        assert int(z['updater/iteration']) == n
+        steps[n] = {k: int(z[k]) for k in ('updater/optimizer:gen/t', 'updater/optimizer:dis/t')}
+    print('iteration', n, 'optimizer steps', steps[n])
+for k in steps[first]:
+    # Loss scaling skips the updates whose gradients overflow, and counts no step.
+    assert steps[first][k] == first if dtype == 'float32' else 0 < steps[first][k] <= first
+    assert 0 < steps[last][k] - steps[first][k] <= last - first
+print('resume continued from {} to {}'.format(first, last))
+EOF
+    step "test_$dtype" 90 "$PY" test.py -g "$G" -m "$run/TRAINED_ADVERSARIAL.model" \
+        -t "$DATA/test" -s 4 --max-windows "$WINDOWS" --gifs 1 -o "$run/test" --no-progress
+    cp "$run/log" "$OUT/logs/train_${dtype}_trainer_log.json" 2>/dev/null
+    cp "$run/test/metrics.json" "$OUT/logs/test_${dtype}_metrics.json" 2>/dev/null
+done
+
+# Speed: this project beside PyTorch, the same model, median of ROUNDS.
+if [ -f "$TORCH_REF" ]; then
+    step compare_torch 200 "$PY" benchmarks/compare_torch.py --torch-python "$TORCH_PY" \
+        --torch-ref "$TORCH_REF" --gpu "$G" --presets paper small --rounds $ROUNDS \
+        --iters $BENCH_ITERS
+else
+    echo "compare_torch: skipped ($TORCH_REF not found)" | tee -a "$SUMMARY"
+fi
+step train_step_paper_mixed16 60 "$PY" benchmarks/train_step.py --preset paper -g "$G" \
+    --iters $BENCH_ITERS --dtype mixed16
+step train_step_paper_stock_conv 60 "$PY" benchmarks/train_step.py --preset paper -g "$G" \
+    --iters $BENCH_ITERS --stock-conv
+step predict_paper_mixed16 60 "$PY" benchmarks/predict_frames.py --preset paper -g "$G" \
+    --iters $BENCH_ITERS --dtype mixed16
+step predict_paper_stock_conv 60 "$PY" benchmarks/predict_frames.py --preset paper -g "$G" \
+    --iters $BENCH_ITERS --stock-conv
+
+# Fine-tuning the shipped Adv+GDL generator until the budget ends (SIGINT saves
+# a snapshot and the model), every run on the same GPU at once.
+if [ -n "$TUNE" ]; then
+    pids=()
+    for spec in $TUNE; do
+        name=${spec%%=*}; rest=${spec#*=}; clips=${rest%%:*}; batch=${rest##*:}
+        step "tune_$name" 100000 "$PY" train.py -g "$G" -l pretrained/pacman_adv_gdl.model \
+            -d "$clips" -b "$batch" --lr-g 1e-4 -i "$TUNE_ITERS" -o "$OUT/runs/tune_$name" \
+            --snapshot-interval 500 --eval-interval 0 --sample-interval 0 --log-interval 50 \
+            --no-progress --overwrite &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for spec in $TUNE; do
+        name=${spec%%=*}
+        cp "$OUT/runs/tune_$name/TRAINED_ADVERSARIAL.model" "$OUT/tune_$name.model" 2>/dev/null
+        cp "$OUT/runs/tune_$name/log" "$OUT/logs/tune_${name}_trainer_log.json" 2>/dev/null
+    done
+fi
+
+cp "$SUMMARY" "$OUT/logs/"
+tar -czf "$OUT/gpu_check.tgz" -C "$OUT" logs $(cd "$OUT" && ls -d runs/*/test 2>/dev/null)
+tuned=$( [ -n "$TUNE" ] && echo ", $OUT/tune_*.model")
+echo "done: $OUT/summary.txt, $OUT/gpu_check.tgz (the logs)$tuned"
