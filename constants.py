@@ -118,6 +118,13 @@ COPY_MASK_BIAS = 2.0
 # (train.py --d-generated): a blended frame copies most pixels exactly, and D at
 # chance on it gives G no gradient worth its weight.
 D_GENERATED = False
+# D judges the change from the last input frame, times this gain, instead of the
+# frame (train.py --d-change; 0: the frame). Most pixels of a Ms. Pac-Man frame
+# repeat the last one, so a frame's few moving pixels barely register among them,
+# and D stays at chance on a good generator's frames; their change is all moving
+# pixels, scaled up to the range of a frame.
+D_CHANGE = 0.0
+D_CHANGE_GAIN = 8.0
 # With the copy mask, a prediction made for use (not for training) takes, at each
 # pixel of the finest scale, the last frame or the generated frame, whichever the
 # mask favours (train.py --hard-mask), instead of their blend: a pixel the mask

@@ -79,6 +79,10 @@ def build_parser():
     p.add_argument('--d-generated', action='store_const', const=True,
                    help="with --copy-mask: D judges the mask's generated branch, not the "
                         'blended frame that copies the static pixels exactly')
+    p.add_argument('--d-change', action='store_const', const=constants.D_CHANGE_GAIN,
+                   help='D judges the change from the last input frame (times {}) instead of '
+                        'the frame, which mostly repeats the last one'.format(
+                            constants.D_CHANGE_GAIN))
     p.add_argument('--hard-mask', action='store_const', const=True,
                    help='with --copy-mask: predictions outside training (evaluation, test.py) '
                         'take the last or the generated frame at each pixel, whichever the mask '
@@ -180,8 +184,9 @@ class Plan(collections.namedtuple('Plan', 'config adversarial dtype training dev
 
 def _model_options(args, source, loaded):
     """The model options of this run: given on the command line, else the resumed or
-    loaded file's, else the defaults. Contradicting the file is refused, except a
-    longer history for a ``loaded`` generator (see ``generator.longer_history``)."""
+    loaded file's, else the defaults. Contradicting the file is refused, except, for a
+    ``loaded`` generator, a longer history (see ``generator.longer_history``) and the
+    options that do not shape it (D's and the loss's: its run starts D afresh)."""
     saved = source.options() if source else {}
     default_config = models.model_config()
     defaults = dict({name: getattr(default_config, name) for name in models.config.OPTIONS},
@@ -190,8 +195,9 @@ def _model_options(args, source, loaded):
     for name in MODEL_OPTIONS:
         given, kept = getattr(args, name), saved.get(name)
         contradicts = given is not None and kept is not None and given != kept
-        longer = loaded and name == 'hist_len' and contradicts and given > kept
-        if contradicts and not longer:
+        free = loaded and contradicts and (name not in models.config.GENERATOR_OPTIONS
+                                           or name == 'hist_len' and given > kept)
+        if contradicts and not free:
             raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
                             'option to continue it as it was'.format(source.path, name, kept,
                                                                      given))

@@ -35,7 +35,9 @@ class Discriminator(chainer.Chain):
     """Scores frames at every scale as real (logit > 0) or generated.
 
     Conditioned (the paper), each scale sees the history at that scale stacked
-    with the frame; otherwise (the TF code) the frame alone.
+    with the frame; otherwise (the TF code) the frame alone. With
+    ``config.d_change`` it sees, instead of the frame, its change from the last
+    input frame times ``d_change``.
     """
 
     def __init__(self, config):
@@ -58,6 +60,10 @@ class Discriminator(chainer.Chain):
         """[logits (N,) at each scale] for frames given coarsest first."""
         frames = [F.cast(f, self.dtype) for f in frames]
         history_pyramid = [F.cast(h, self.dtype) for h in history_pyramid]
+        if self.config.d_change:
+            c = self.config.frame_channels
+            frames = [(f - h[:, -c:]) * self.config.d_change
+                      for f, h in zip(frames, history_pyramid)]
         if self.config.d_conditioned:
             frames = [F.concat([h, f], axis=1) for h, f in zip(history_pyramid, frames)]
         return [scale(f) for scale, f in zip(self.scales, frames)]

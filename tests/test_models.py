@@ -1,4 +1,6 @@
 """Generator and discriminator shapes, the pyramid, the GEMM convolution, saved models."""
+import dataclasses
+
 import numpy
 import pytest
 
@@ -52,6 +54,28 @@ def test_discriminator_one_logit_per_image(conditioned):
     frames = [numpy.zeros((3, 3, s, s), numpy.float32) for s in (4, 8, 16, 32)]
     history = [numpy.zeros((3, 12, s, s), numpy.float32) for s in (4, 8, 16, 32)]
     assert [l.shape for l in dis(frames, history)] == [(3,)] * 4
+
+
+@pytest.mark.parametrize('conditioned', [True, False])
+def test_d_change_judges_the_change_from_the_last_input_frame(conditioned):
+    """With d_change, D scores (frame - last input frame) * gain at every scale: the
+    logits of a frame-judging D with the same weights on those changes, which are
+    the same for every frame that repeats the last one."""
+    config = models.model_config('tiny', d_conditioned=conditioned)
+    changed = dataclasses.replace(config, d_change=constants.D_CHANGE_GAIN)
+    rng = numpy.random.default_rng(0)
+    history = [rng.uniform(-1, 1, (2, 12, s, s)).astype(numpy.float32) for s in (4, 8, 16, 32)]
+    frames = [rng.uniform(-1, 1, (2, 3, s, s)).astype(numpy.float32) for s in (4, 8, 16, 32)]
+    plain, judge = models.Discriminator(config), models.Discriminator(changed)
+    judge.copyparams(plain)
+    change = [(f - h[:, -3:]) * constants.D_CHANGE_GAIN for f, h in zip(frames, history)]
+    for a, b in zip(judge(frames, history), plain(change, history)):
+        numpy.testing.assert_allclose(a.array, b.array, rtol=1e-5, atol=1e-5)
+    repeats = judge([h[:, -3:] for h in history], history)
+    for a, b in zip(repeats, plain([numpy.zeros_like(f) for f in frames], history)):
+        numpy.testing.assert_allclose(a.array, b.array, rtol=1e-5, atol=1e-5)
+    with pytest.raises(UserError, match='--d-change must be 0 or more'):
+        models.model_config('tiny', d_change=-1)
 
 
 def test_residual_option_adds_the_previous_guess():

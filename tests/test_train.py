@@ -5,6 +5,7 @@ import os
 import numpy
 import pytest
 
+import constants
 import train
 from models import checkpoint
 from conftest import run_cli
@@ -137,9 +138,12 @@ def test_load_starts_from_saved_weights_of_the_same_preset(clip_dirs, tmp_path, 
     model = str(tmp_path / 'a' / 'TRAINED_ADVERSARIAL.model')
     code, _, err = run_cli(train.main, ['-d', clip_dirs[0], '-o', str(tmp_path / 'b'), '-i', '1',
                                         '-b', '2', '-l', model, '--no-progress', '--loaderjobs',
-                                        '0', '--sample-interval', '0', '--eval-interval', '0'],
-                           capsys)
-    assert code == 0, err  # the preset came from the model file
+                                        '0', '--sample-interval', '0', '--eval-interval', '0',
+                                        '--d-change', '--d-frame-only'], capsys)
+    assert code == 0, err  # the preset came from the model file; D's options are the run's
+    _, saved = checkpoint.read(str(tmp_path / 'b' / 'TRAINED_ADVERSARIAL.model'), 'model')
+    assert saved['preset'] == 'tiny' and saved['d_change'] == constants.D_CHANGE_GAIN
+    assert not saved['d_conditioned']
     code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'c', '-i', '1', '-l', model,
                           '--preset', 'small')
     assert code == 2 and 'preset = tiny' in err.replace("'", '')
