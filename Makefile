@@ -20,8 +20,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q --no-build-isolation -r requirements.txt
 	touch $@
 
-# CuPy for CUDA 12 or 13 GPUs (pick with CUDA=12x or CUDA=13x).
-CUDA ?= 12x
+# CuPy for the CUDA major version the driver reports (nvidia-smi), 12 where none
+# does; CUDA=12x or CUDA=13x picks one.
+CUDA ?= $(or $(shell nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\).*/\1x/p' \
+	| head -n 1),12x)
 setup-gpu: setup
 	$(PY) -m pip install -q "cupy-cuda$(CUDA)>=13"
 

@@ -50,6 +50,9 @@ VARIANTS = {
     'adv_gdl_copy_mask': (['--copy-mask'], 'Adv+GDL, copy mask'),
     'adv_gdl_copy_mask_d_generated': (['--copy-mask', '--d-generated'],
                                       'Adv+GDL, copy mask, D on the generated branch'),
+    'adv_gdl_d_change': (['--d-change'], 'Adv+GDL, D on the change'),
+    'adv_gdl_copy_mask_d_change': (['--copy-mask', '--d-change'],
+                                   'Adv+GDL, copy mask, D on the change'),
     'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
     'l2_copy_mask': (['--no-adversarial', '--lambda-gdl', '0', '--copy-mask'], 'L2, copy mask'),
 }
