@@ -79,9 +79,11 @@ def build_parser():
     p.add_argument('--d-generated', action='store_const', const=True,
                    help="with --copy-mask: D judges the mask's generated branch, not the "
                         'blended frame that copies the static pixels exactly')
-    p.add_argument('--d-change', action='store_const', const=constants.D_CHANGE_GAIN,
-                   help='D judges the change from the last input frame (times {}) instead of '
-                        'the frame, which mostly repeats the last one'.format(
+    p.add_argument('--d-change', nargs='?', type=float, const=constants.D_CHANGE_GAIN,
+                   metavar='GAIN',
+                   help='D judges the change from the last input frame, times GAIN (default '
+                        '{}), instead of the frame, which mostly repeats the last one; 0 turns '
+                        "it off where a loaded file's run had it".format(
                             constants.D_CHANGE_GAIN))
     p.add_argument('--hard-mask', action='store_const', const=True,
                    help='with --copy-mask: predictions outside training (evaluation, test.py) '
