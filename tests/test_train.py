@@ -145,8 +145,8 @@ def test_load_starts_from_saved_weights_of_the_same_preset(clip_dirs, tmp_path, 
     _, saved = checkpoint.read(changed, 'model')
     assert saved['preset'] == 'tiny' and saved['d_change'] == constants.D_CHANGE_GAIN
     assert not saved['d_conditioned']
-    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'd', '-i', '1', '-b', '2', '-l', changed,
-                          '--d-change', '0')
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'd', '-i', '1', '-b', '2', '-l',
+                          changed, '--d-change', '0')
     assert code == 0, err
     assert checkpoint.read(str(tmp_path / 'd' / 'TRAINED_ADVERSARIAL.model'),
                            'model')[1]['d_change'] == 0
