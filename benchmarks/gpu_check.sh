@@ -70,7 +70,7 @@ DATA=$OUT/data
     date -u
     nvidia-smi 2>&1 | head -15
     "$PY" - <<'EOF'
-import platform, sys
+import platform
 from utils import compat  # noqa: F401
 import chainer, numpy
 print('python', platform.python_version(), 'numpy', numpy.__version__, 'chainer',
