@@ -125,6 +125,12 @@ D_GENERATED = False
 # pixels, scaled up to the range of a frame.
 D_CHANGE = 0.0
 D_CHANGE_GAIN = 8.0
+# Each D scale ends in a 1x1 convolution giving a logit per position of its last
+# VALID convolution (train.py --d-patch, as pix2pix's PatchGAN) instead of the
+# paper's pooling and fully connected layers, which give one logit per image: a
+# verdict per patch sends G its gradient where a patch looks generated, not spread
+# over a frame that mostly repeats the last one.
+D_PATCH = False
 # With the copy mask, a prediction made for use (not for training) takes, at each
 # pixel of the finest scale, the last frame or the generated frame, whichever the
 # mask favours (train.py --hard-mask), instead of their blend: a pixel the mask

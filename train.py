@@ -85,6 +85,9 @@ def build_parser():
                         '{}), instead of the frame, which mostly repeats the last one; 0 turns '
                         "it off where a loaded file's run had it".format(
                             constants.D_CHANGE_GAIN))
+    p.add_argument('--d-patch', action='store_const', const=True,
+                   help='each D scale gives a logit per patch (1x1 convolution, as PatchGAN) '
+                        "instead of the paper's one per image (pooling, fully connected)")
     p.add_argument('--hard-mask', action='store_const', const=True,
                    help='with --copy-mask: predictions outside training (evaluation, test.py) '
                         'take the last or the generated frame at each pixel, whichever the mask '

@@ -53,6 +53,8 @@ VARIANTS = {
     'adv_gdl_d_change': (['--d-change'], 'Adv+GDL, D on the change'),
     'adv_gdl_copy_mask_d_change': (['--copy-mask', '--d-change'],
                                    'Adv+GDL, copy mask, D on the change'),
+    'adv_gdl_d_change_patch': (['--d-change', '--d-patch'],
+                               'Adv+GDL, D on the change, per patch'),
     'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
     'l2_copy_mask': (['--no-adversarial', '--lambda-gdl', '0', '--copy-mask'], 'L2, copy mask'),
 }

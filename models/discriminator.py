@@ -1,15 +1,18 @@
-"""The multi-scale discriminator: one tower per scale, one logit per image."""
+"""The multi-scale discriminator: one tower per scale, one logit per image (or per patch)."""
 import chainer
 import chainer.functions as F
 import chainer.links as L
 
+from models.conv import Convolution2D
 from models.tower import ConvTower
 
 
 class DiscriminatorScale(chainer.Chain):
-    """VALID convolutions + ReLU, one 2x2 max-pool, then fully connected layers."""
+    """VALID convolutions + ReLU, one 2x2 max-pool, then fully connected layers: a
+    logit per image, (N,). With ``patch``, a 1x1 convolution after the VALID ones
+    instead: a logit per position, (N, H', W')."""
 
-    def __init__(self, maps, kernels, fc, size):
+    def __init__(self, maps, kernels, fc, size, patch=False):
         super().__init__()
         for k in kernels:
             size -= k - 1
@@ -17,12 +20,18 @@ class DiscriminatorScale(chainer.Chain):
             raise ValueError('a {}-pixel input is too small for kernels {}'.format(size, kernels))
         dims = [maps[-1] * (size // 2) ** 2] + list(fc)
         init = chainer.initializers.HeNormal()
+        self.patch = patch
         with self.init_scope():
             self.convs = ConvTower(maps, kernels, same=False, last_relu=True)
-            self.fcs = chainer.ChainList(*[L.Linear(dims[i], dims[i + 1], initialW=init)
-                                           for i in range(len(fc))])
+            if patch:
+                self.logits = Convolution2D(maps[-1], 1, 1, initialW=init)
+            else:
+                self.fcs = chainer.ChainList(*[L.Linear(dims[i], dims[i + 1], initialW=init)
+                                               for i in range(len(fc))])
 
     def forward(self, x):
+        if self.patch:
+            return self.logits(self.convs(x))[:, 0]
         x = F.max_pooling_2d(self.convs(x), 2)
         for i, fc in enumerate(self.fcs):
             x = fc(x)
@@ -37,7 +46,8 @@ class Discriminator(chainer.Chain):
     Conditioned (the paper), each scale sees the history at that scale stacked
     with the frame; otherwise (the TF code) the frame alone. With
     ``config.d_change`` it sees, instead of the frame, its change from the last
-    input frame times ``d_change``.
+    input frame times ``d_change``. With ``config.d_patch`` each scale scores
+    every patch its VALID convolutions reach rather than the whole image.
     """
 
     def __init__(self, config):
@@ -48,7 +58,7 @@ class Discriminator(chainer.Chain):
         with self.init_scope():
             self.scales = chainer.ChainList(*[
                 DiscriminatorScale([maps[0] + extra] + list(maps[1:]), kernels, fc,
-                                   config.crop_size // 2 ** (n - 1 - s))
+                                   config.crop_size // 2 ** (n - 1 - s), config.d_patch)
                 for s, (maps, kernels, fc) in enumerate(zip(
                     config.d_maps, config.d_kernels, config.d_fc))])
 
@@ -57,7 +67,8 @@ class Discriminator(chainer.Chain):
         return self.scales[0].convs.dtype
 
     def forward(self, frames, history_pyramid):
-        """[logits (N,) at each scale] for frames given coarsest first."""
+        """[logits (N,), or (N, H', W') with ``d_patch``, at each scale] for frames
+        given coarsest first."""
         frames = [F.cast(f, self.dtype) for f in frames]
         history_pyramid = [F.cast(h, self.dtype) for h in history_pyramid]
         if self.config.d_change:

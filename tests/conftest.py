@@ -23,7 +23,7 @@ def run_cli(main, argv, capsys):
 
 
 def make_updater(adversarial=True, weights=None, dtype='float32', seed=0, copy_mask=False,
-                 d_generated=False, rollout=1):
+                 d_generated=False, rollout=1, d_patch=False):
     """The real updater on 4 fixed random clips (batch 4) of 4 input frames and
     ``rollout`` to predict, tiny preset, on the CPU: loss terms weighted by
     ``weights`` (default: constants.LOSS_WEIGHTS), G's Adam step 1e-3, models built
@@ -36,7 +36,8 @@ def make_updater(adversarial=True, weights=None, dtype='float32', seed=0, copy_m
     from utils.training import losses, optimizers
     from utils.training.updater import PredictionUpdater
     numpy.random.seed(seed)
-    config = models.model_config('tiny', copy_mask=copy_mask, d_generated=d_generated)
+    config = models.model_config('tiny', copy_mask=copy_mask, d_generated=d_generated,
+                                 d_patch=d_patch)
     clips = numpy.random.default_rng(0).uniform(
         -1, 1, (4, 3 * (4 + rollout), 32, 32)).astype(numpy.float32)
     data = [(c[:12], c[12:]) for c in clips]

@@ -105,8 +105,10 @@ def test_no_adversarial_trains_gen_alone():
     assert any(not numpy.array_equal(before[n], p.array) for n, p in gen.namedparams())
 
 
-def test_one_iteration_reports_everything():
-    updater = make_updater()
+@pytest.mark.parametrize('d_patch', [False, True])
+def test_one_iteration_reports_everything(d_patch):
+    updater = make_updater(d_patch=d_patch)
+    before = {name: weights(opt.target) for name, opt in updater.get_all_optimizers().items()}
     observation = {}
     with updater.make_reporter().scope(observation):
         updater.update()
@@ -114,6 +116,10 @@ def test_one_iteration_reports_everything():
                 'dis/accuracy', 'dis/accuracy_real', 'dis/accuracy_fake', 'psnr'):
         assert key in observation, key
     assert 0 < float(observation['psnr']) < 100
+    assert 0 <= float(observation['dis/accuracy']) <= 1
+    for name, opt in updater.get_all_optimizers().items():
+        assert all(not numpy.array_equal(before[name][n], p.array)
+                   for n, p in opt.target.namedparams()), name
 
 
 def test_branch_loss_trains_the_generated_frame_where_the_mask_copies():

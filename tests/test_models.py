@@ -78,6 +78,26 @@ def test_d_change_judges_the_change_from_the_last_input_frame(conditioned):
         models.model_config('tiny', d_change=-1)
 
 
+def test_d_patch_gives_a_logit_per_patch_that_sees_only_its_patch():
+    """With d_patch each scale scores every position its VALID convolutions reach
+    (32 - 6 - 6 - 4 - 4 = 12 at the finest scale of the tables), and a pixel changed
+    outside a position's receptive field (21 pixels wide there) leaves its logit as
+    it was, while the positions that see the pixel change."""
+    config = models.model_config('tiny', d_patch=True)
+    dis = models.Discriminator(config)
+    assert not hasattr(dis.scales[-1], 'fcs')
+    rng = numpy.random.default_rng(0)
+    history = [rng.uniform(-1, 1, (2, 12, s, s)).astype(numpy.float32) for s in (4, 8, 16, 32)]
+    frames = [rng.uniform(-1, 1, (2, 3, s, s)).astype(numpy.float32) for s in (4, 8, 16, 32)]
+    before = [l.array for l in dis(frames, history)]
+    assert [l.shape for l in before] == [(2, 2, 2), (2, 2, 2), (2, 4, 4), (2, 12, 12)]
+    frames[-1][:, :, 31, 31] += 1  # the bottom-right pixel: seen by position (11, 11) only
+    after = dis(frames, history)[-1].array
+    assert (after[:, 11, 11] != before[-1][:, 11, 11]).all()
+    numpy.testing.assert_array_equal(after[:, :11, :], before[-1][:, :11, :])
+    numpy.testing.assert_array_equal(after[:, :, :11], before[-1][:, :, :11])
+
+
 def test_residual_option_adds_the_previous_guess():
     history = numpy.random.default_rng(0).uniform(-1, 1, (1, 12, 16, 16)).astype(numpy.float32)
     plain = models.Generator(models.model_config('tiny'))
@@ -236,17 +256,17 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
     assert numpy.abs(generated - last).mean() > 0.3
 
 
-def test_mask_options_are_saved_and_old_files_have_none(tmp_path):
-    config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True)
+def test_later_options_are_saved_and_old_files_have_none(tmp_path):
+    config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True,
+                                 d_change=2.0, d_patch=True)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
     saved = run_folder.load_generator(path).config
-    assert saved.copy_mask and saved.d_generated and saved.hard_mask
+    assert saved == config
     old = dict(models.model_config('tiny').to_dict())
-    del old['copy_mask'], old['d_generated'], old['hard_mask']
-    assert not models.ModelConfig.from_dict(old).copy_mask
-    assert not models.ModelConfig.from_dict(old).d_generated
-    assert not models.ModelConfig.from_dict(old).hard_mask
+    for name in ('copy_mask', 'd_generated', 'hard_mask', 'd_change', 'd_patch'):
+        del old[name]
+    assert models.ModelConfig.from_dict(old) == models.model_config('tiny')
 
 
 @pytest.mark.parametrize('option', ['d_generated', 'hard_mask'])
