@@ -130,3 +130,24 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
     for variant in ('l2', 'adv_gdl'):
         log = (out / variant / 'train.log').read_text()
         assert 'resumed from' in log and 'at iteration 2' in log and 'done: 3 iterations' in log
+
+
+def test_every_quality_variant_is_a_model_train_py_builds(monkeypatch):
+    """Each variant's flags parse in train.py and give a valid, distinct model and loss."""
+    import importlib.util
+    import models
+    import train
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))  # as the script runs
+    spec = importlib.util.spec_from_file_location(
+        'quality', os.path.join(ROOT, 'benchmarks', 'quality.py'))
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    seen = set()
+    for name, (flags, _) in quality.VARIANTS.items():
+        options = train._model_options(train.build_parser().parse_args(flags), None, False)
+        adversarial = options.pop('adversarial')
+        config = models.model_config(**options)
+        key = (json.dumps(config.to_dict(), sort_keys=True), adversarial,
+               '--lambda-gdl' in flags)
+        assert key not in seen, name
+        seen.add(key)
