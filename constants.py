@@ -136,6 +136,13 @@ D_PATCH = False
 # mask favours (train.py --hard-mask), instead of their blend: a pixel the mask
 # copies with weight 0.8 is then exact rather than 20% off.
 HARD_MASK = False
+# A prediction made for use (not for training) takes, at each pixel, the colour of
+# its input frames nearest to it (train.py --palette): for video drawn from a
+# small palette, such as the Atari games, where a colour between two of the
+# palette's is a hedge between them. Input frames with more colours than
+# PALETTE_MAX_COLOURS are refused (the Atari 2600 has 128).
+PALETTE = False
+PALETTE_MAX_COLOURS = 256
 
 # --- training ------------------------------------------------------------------
 BATCH_SIZE = 8

@@ -11,6 +11,7 @@ fed back as the newest input; the copy-last-frame baseline is scored by the same
 code. Writes OUT/metrics.json, OUT/metrics.png, and OUT/sample_<i>.gif/.png.
 """
 import argparse
+import dataclasses
 import os
 
 import numpy
@@ -58,6 +59,9 @@ def build_parser():
                         'frame by more than this (0..255)' + d)
     p.add_argument('--gifs', type=int, default=constants.NUM_GIFS,
                    help='windows drawn as GIF and PNG' + d)
+    p.add_argument('--palette', action=argparse.BooleanOptionalAction,
+                   help="predict in the colours of each window's input frames, or not "
+                        "(default: as the model was trained, train.py --palette)")
     p.add_argument('--save-predictions', action='store_true',
                    help='also write OUT/predictions.npz: every window\'s inputs, truth and '
                         'model predictions as uint8, for scoring with other tools')
@@ -136,6 +140,8 @@ def main(argv):
     check_frame_options(args)
     model_path = args.model or run_folder.default_model()
     gen = run_folder.load_generator(model_path)
+    if args.palette is not None:
+        gen.config = dataclasses.replace(gen.config, palette=args.palette)
     if not args.test_list:
         pacman.ensure_test_videos(args.test_dir, not args.no_progress)
     hist_len = gen.config.hist_len
@@ -164,7 +170,8 @@ def main(argv):
     per_step = result.per_step()
     os.makedirs(args.out, exist_ok=True)
     safe_io.write_json(os.path.join(args.out, 'metrics.json'), dict(
-        model=model_path, steps=args.steps, windows=len(windows), per_step=per_step))
+        model=model_path, palette=gen.config.palette, steps=args.steps, windows=len(windows),
+        per_step=per_step))
     plot(os.path.join(args.out, 'metrics.png'), per_step)
     for i, sample in enumerate(result.samples):
         draw_sample(args.out, i, sample)

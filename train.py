@@ -92,6 +92,10 @@ def build_parser():
                    help='with --copy-mask: predictions outside training (evaluation, test.py) '
                         'take the last or the generated frame at each pixel, whichever the mask '
                         'favours, instead of blending them')
+    p.add_argument('--palette', action='store_const', const=True,
+                   help='predictions outside training (evaluation, test.py) take, at each '
+                        'pixel, the nearest colour of their input frames: for video drawn from a '
+                        'small palette, such as Atari games')
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
     p.add_argument('--num-scales', type=int,

@@ -15,7 +15,7 @@ from utils.errors import UserError
 GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales', 'copy_mask')
 # The options of ``model_config``: what a user chooses; the rest follows.
 OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'copy_mask',
-           'd_generated', 'hard_mask', 'd_change', 'd_patch')
+           'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette')
 # The options that shape the generator's weights; the others choose how D judges
 # and how predictions are used, and a generator loaded into a new run may change them.
 GENERATOR_OPTIONS = ('preset', 'residual', 'hist_len', 'num_scales', 'copy_mask')
@@ -45,6 +45,7 @@ class ModelConfig:
     hard_mask: bool = False  # likewise
     d_change: float = 0.0  # likewise
     d_patch: bool = False  # likewise
+    palette: bool = False  # likewise
 
     def __post_init__(self):
         for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
@@ -115,6 +116,7 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
                  d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK,
                  d_change=constants.D_CHANGE, d_patch=constants.D_PATCH,
+                 palette=constants.PALETTE,
                  crop_size=constants.CROP_SIZE):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
     tables), a history of ``hist_len`` frames and training crops of ``crop_size``
@@ -125,7 +127,8 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
     choose rather than blend (see ``Generator``). ``d_change`` > 0 has D judge
     the change from the last input frame times ``d_change``, and ``d_patch`` has
     each of D's scales give a logit per patch rather than per image (see
-    ``Discriminator``)."""
+    ``Discriminator``). ``palette`` has predictions outside training take the
+    colours of their input frames (see ``models/palette.py``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
@@ -157,4 +160,4 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
         num_scales=num_scales, crop_size=crop_size, copy_mask=bool(copy_mask),
         d_generated=bool(d_generated), hard_mask=bool(hard_mask), d_change=float(d_change),
-        d_patch=bool(d_patch))
+        d_patch=bool(d_patch), palette=bool(palette))

@@ -4,7 +4,7 @@ import chainer.functions as F
 import numpy
 
 import constants
-from models import pyramid
+from models import palette, pyramid
 from models.tower import ConvTower
 
 
@@ -88,9 +88,14 @@ class Generator(chainer.Chain):
         return predictions
 
     def predict(self, history):
-        """The finest-scale float32 prediction for an (N, hist_len * 3, H, W) history."""
-        return F.cast(self.forward(pyramid.pyramid(history, self.config.num_scales))[-1],
-                      numpy.float32)
+        """The finest-scale float32 prediction for an (N, hist_len * 3, H, W) history;
+        with ``config.palette``, outside training, in the colours of the history."""
+        y = F.cast(self.forward(pyramid.pyramid(history, self.config.num_scales))[-1],
+                   numpy.float32)
+        if self.config.palette and not chainer.config.train:
+            return chainer.Variable(palette.nearest_colours(
+                y.array, chainer.as_array(history), self.config.frame_channels))
+        return y
 
 
 def longer_history(arrays, config, hist_len):

@@ -11,9 +11,9 @@ from chainer import gradient_check
 import constants
 import models
 import reference
-from models import checkpoint, generator, pyramid
+from models import checkpoint, generator, palette, pyramid
 from models.conv import Convolution2D, GemmConvolution2D
-from utils import run_folder
+from utils import pixels, run_folder
 from utils.device import stock_convolution
 from utils.errors import UserError
 
@@ -258,13 +258,13 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
 
 def test_later_options_are_saved_and_old_files_have_none(tmp_path):
     config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True,
-                                 d_change=2.0, d_patch=True)
+                                 d_change=2.0, d_patch=True, palette=True)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
     saved = run_folder.load_generator(path).config
     assert saved == config
     old = dict(models.model_config('tiny').to_dict())
-    for name in ('copy_mask', 'd_generated', 'hard_mask', 'd_change', 'd_patch'):
+    for name in ('copy_mask', 'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette'):
         del old[name]
     assert models.ModelConfig.from_dict(old) == models.model_config('tiny')
 
@@ -273,6 +273,39 @@ def test_later_options_are_saved_and_old_files_have_none(tmp_path):
 def test_mask_options_need_a_copy_mask(option):
     with pytest.raises(UserError, match='--{} needs --copy-mask'.format(option.replace('_', '-'))):
         models.model_config('tiny', **{option: True})
+
+
+def test_nearest_colours_choose_among_each_windows_own_input_colours():
+    """Each pixel takes the nearest colour its own window's input frames hold, exactly
+    (it rounds to that uint8 colour); a window of more colours than allowed is refused
+    by its index."""
+    def scaled(rgb):
+        return numpy.asarray(rgb, numpy.float32) / 127.5 - 1
+    history = numpy.empty((2, 6, 1, 2), numpy.float32)  # 2 windows, 2 frames of 1x2 pixels
+    history[0] = scaled([[[0, 0]], [[0, 0]], [[0, 0]], [[200, 200]], [[0, 0]], [[0, 0]]])
+    history[1] = scaled([[[0, 0]], [[100, 100]], [[0, 0]], [[0, 0]], [[0, 0]], [[0, 200]]])
+    # window 0 holds black and red (200, 0, 0); window 1 black, green (0, 100, 0) and
+    # blue (0, 0, 200)
+    frames = scaled([[[[90, 110]], [[0, 60]], [[0, 0]]], [[[90, 10]], [[10, 40]], [[20, 180]]]])
+    got = palette.nearest_colours(frames, history, 3)
+    assert got.dtype == numpy.float32
+    numpy.testing.assert_array_equal(pixels.to_uint8(got), [
+        [[[0, 0, 0], [200, 0, 0]]],      # (90, 0, 0) is nearer black; (110, 60, 0) red
+        [[[0, 0, 0], [0, 0, 200]]]])     # (90, 10, 20) black; (10, 40, 180) blue
+    with pytest.raises(palette.TooManyColours, match='hold 3 colours') as e:
+        palette.nearest_colours(frames, history, 3, max_colours=2)
+    assert e.value.window == 1
+
+
+def test_palette_applies_outside_training_only():
+    config = models.model_config('tiny', palette=True)
+    gen = models.Generator(config)
+    rng = numpy.random.default_rng(0)
+    history = rng.integers(0, 4, (2, 12, 16, 16)).astype(numpy.float32) * (2 / 3) - 1
+    with chainer.using_config('train', False):
+        used = gen.predict(history).array
+    assert set(numpy.unique(used)) <= set(numpy.unique(history))
+    assert len(numpy.unique(gen.predict(history).array)) > 100  # in training: as generated
 
 
 def test_hard_mask_chooses_the_last_or_the_generated_frame_outside_training():

@@ -26,8 +26,8 @@ def test_metrics_and_pictures(model_path, frames_dir, tmp_path, capsys):
                                                 '--no-progress'], capsys)
     assert code == 0, err
     metrics = json.load(open(tmp_path / 'metrics.json'))
-    assert set(metrics) == {'model', 'steps', 'windows', 'per_step'}
-    assert metrics['model'] == model_path and metrics['steps'] == 3
+    assert set(metrics) == {'model', 'palette', 'steps', 'windows', 'per_step'}
+    assert metrics['model'] == model_path and metrics['steps'] == 3 and not metrics['palette']
     assert metrics['windows'] == 2 * 3          # 24 frames, windows of 7 every 7 frames
     keys = {'psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving', 'colour_moving'}
     for k, row in enumerate(metrics['per_step']):
@@ -38,6 +38,32 @@ def test_metrics_and_pictures(model_path, frames_dir, tmp_path, capsys):
     gif = Image.open(tmp_path / 'sample_0.gif')
     assert gif.n_frames == 4 + 3
     assert 'PSNR model/last' in out and 'wrote metrics.json' in out
+
+
+def test_palette_predicts_in_the_colours_of_the_input_frames(frames_dir, tmp_path, capsys):
+    """A model trained with --palette predicts, recursively, only colours its window's
+    input frames hold (the game's frames have a few); --no-palette predicts others."""
+    config = models.model_config('tiny', palette=True)
+    path = str(tmp_path / 'palette.model')
+    checkpoint.save(path, models.Generator(config), config)
+    colours = {}
+    for flag in ([], ['--no-palette']):
+        out = tmp_path / ('on' if not flag else 'off')
+        code, _, err = run_cli(test_script.main, ['-m', path, '-t', str(frames_dir / 'test'),
+                                                  '-s', '2', '-o', str(out), '--gifs', '0',
+                                                  '--save-predictions', '--no-progress'] + flag,
+                               capsys)
+        assert code == 0, err
+        assert json.load(open(out / 'metrics.json'))['palette'] == (not flag)
+        saved = numpy.load(out / 'predictions.npz')
+        inputs, model = saved['inputs'], saved['model']
+        colours[bool(flag)] = [len(numpy.unique(m.reshape(-1, 3), axis=0)) for m in model]
+        for window, predicted in zip(inputs, model):
+            allowed = {tuple(c) for c in numpy.unique(window.reshape(-1, 3), axis=0)}
+            if not flag:
+                assert {tuple(c) for c in numpy.unique(predicted.reshape(-1, 3), axis=0)} \
+                    <= allowed
+    assert max(colours[True]) > 50 > max(colours[False])
 
 
 def _short_frames(tmp_path, n, size=(210, 160)):
@@ -51,7 +77,7 @@ def _short_frames(tmp_path, n, size=(210, 160)):
 
 
 @pytest.mark.parametrize('case', ['missing-model', 'not-a-model', 'other-config', 'no-video',
-                                  'short', 'tiny-frames', 'steps0'])
+                                  'short', 'tiny-frames', 'steps0', 'palette-of-noise'])
 def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, case):
     argv = ['-m', model_path, '-t', str(frames_dir / 'test'), '-o', str(tmp_path / 'o'),
             '--no-progress']
@@ -73,6 +99,9 @@ def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, cas
         argv[3] = _short_frames(tmp_path, 14, size=(6, 6))
     if case == 'steps0':
         argv += ['-s', '0']
+    if case == 'palette-of-noise':  # random frames are not drawn from a palette
+        argv[3] = _short_frames(tmp_path, 14)
+        argv += ['--palette', '-s', '1']
     code, _, err = run_cli(test_script.main, argv, capsys)
     lines = [l for l in err.splitlines() if l.startswith('error:')]
     assert code == 2 and len(lines) == 1 and 'Traceback' not in err, err
@@ -82,6 +111,7 @@ def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, cas
             'no-video': 'empty: holds no video',
             'short': 'no video has the 12 frames that one test window needs',
             'tiny-frames': 'frames are 6x6; the generator needs at least 8 pixels',
-            'steps0': '--steps must be at least 1'}[case] in lines[0]
+            'steps0': '--steps must be at least 1',
+            'palette-of-noise': 'v (frames 0 on): its frames hold'}[case] in lines[0]
     if case == 'short':
         assert 'v: skipped, it has 6 frames' in err

@@ -13,6 +13,7 @@ import chainer
 import numpy
 
 import constants
+from models import palette
 from utils import pixels
 from utils.data import clips as cliplib
 from utils.data import frames as framelib
@@ -159,7 +160,12 @@ def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATC
         history, _ = cliplib.to_model_input(clips[:, :hist_len], hist_len)  # truths stay uint8
         last_input = clips[:, hist_len - 1].astype(numpy.float64)
         on_device = device.send(history)
-        outputs = {'model': rollout(predictor, on_device, steps),
+        try:
+            predicted = rollout(predictor, on_device, steps)
+        except palette.TooManyColours as e:
+            name, start = chunk[e.window]
+            raise UserError('{} (frames {} on): {}'.format(name, start, e)) from None
+        outputs = {'model': predicted,
                    'last_frame': rollout(copy_last_predictor, on_device, steps)}
         # The predictions are scored as the frames they are (uint8 pictures, as saved and
         # drawn), like the truth and the copied frame: where nothing moves, a prediction
