@@ -92,10 +92,11 @@ def build_parser():
                    help='with --copy-mask: predictions outside training (evaluation, test.py) '
                         'take the last or the generated frame at each pixel, whichever the mask '
                         'favours, instead of blending them')
-    p.add_argument('--palette', action='store_const', const=True,
+    p.add_argument('--palette', action=argparse.BooleanOptionalAction,
                    help='predictions outside training (evaluation, test.py) take, at each '
                         'pixel, the nearest colour of their input frames: for video drawn from a '
-                        'small palette, such as Atari games')
+                        "small palette, such as Atari games (--no-palette: not, where a loaded "
+                        "file's run did)")
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
     p.add_argument('--num-scales', type=int,

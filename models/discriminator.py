@@ -18,7 +18,6 @@ class DiscriminatorScale(chainer.Chain):
             size -= k - 1
         if size < 2:
             raise ValueError('a {}-pixel input is too small for kernels {}'.format(size, kernels))
-        dims = [maps[-1] * (size // 2) ** 2] + list(fc)
         init = chainer.initializers.HeNormal()
         self.patch = patch
         with self.init_scope():
@@ -26,6 +25,7 @@ class DiscriminatorScale(chainer.Chain):
             if patch:
                 self.logits = Convolution2D(maps[-1], 1, 1, initialW=init)
             else:
+                dims = [maps[-1] * (size // 2) ** 2] + list(fc)
                 self.fcs = chainer.ChainList(*[L.Linear(dims[i], dims[i + 1], initialW=init)
                                                for i in range(len(fc))])
 

@@ -58,9 +58,9 @@ def test_palette_predicts_in_the_colours_of_the_input_frames(frames_dir, tmp_pat
         saved = numpy.load(out / 'predictions.npz')
         inputs, model = saved['inputs'], saved['model']
         colours[bool(flag)] = [len(numpy.unique(m.reshape(-1, 3), axis=0)) for m in model]
-        for window, predicted in zip(inputs, model):
-            allowed = {tuple(c) for c in numpy.unique(window.reshape(-1, 3), axis=0)}
-            if not flag:
+        if not flag:
+            for window, predicted in zip(inputs, model):
+                allowed = {tuple(c) for c in numpy.unique(window.reshape(-1, 3), axis=0)}
                 assert {tuple(c) for c in numpy.unique(predicted.reshape(-1, 3), axis=0)} \
                     <= allowed
     assert max(colours[True]) > 50 > max(colours[False])

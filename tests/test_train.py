@@ -147,10 +147,10 @@ def test_load_starts_from_saved_weights_of_the_same_preset(clip_dirs, tmp_path, 
     assert saved['preset'] == 'tiny' and saved['d_change'] == constants.D_CHANGE_GAIN
     assert not saved['d_conditioned'] and saved['d_patch'] and saved['palette']
     code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'd', '-i', '1', '-b', '2', '-l',
-                          changed, '--d-change', '0')
+                          changed, '--d-change', '0', '--no-palette')
     assert code == 0, err
-    assert checkpoint.read(str(tmp_path / 'd' / 'TRAINED_ADVERSARIAL.model'),
-                           'model')[1]['d_change'] == 0
+    _, saved = checkpoint.read(str(tmp_path / 'd' / 'TRAINED_ADVERSARIAL.model'), 'model')
+    assert saved['d_change'] == 0 and not saved['palette']
     code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'c', '-i', '1', '-l', model,
                           '--preset', 'small')
     assert code == 2 and 'preset = tiny' in err.replace("'", '')
