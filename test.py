@@ -18,6 +18,7 @@ import numpy
 
 from utils import compat  # noqa: F401  (before chainer)
 import constants  # noqa: E402
+from models.config import check_palette_radius  # noqa: E402
 from utils import run_folder, safe_io  # noqa: E402
 from utils.evaluation import metrics, pictures, predict  # noqa: E402
 from utils.data import pacman  # noqa: E402
@@ -62,6 +63,10 @@ def build_parser():
     p.add_argument('--palette', action=argparse.BooleanOptionalAction,
                    help="predict in the colours of each window's input frames, or not "
                         "(default: as the model was trained, train.py --palette)")
+    p.add_argument('--palette-radius', type=int, metavar='PIXELS',
+                   help='with the palette: only the colours the input frames show within this '
+                        "many pixels; 0: anywhere in the frame (default: the model's, train.py "
+                        '--palette-radius)')
     p.add_argument('--save-predictions', action='store_true',
                    help='also write OUT/predictions.npz: every window\'s inputs, truth and '
                         'model predictions as uint8, for scoring with other tools')
@@ -138,10 +143,13 @@ def main(argv):
     if args.stride is not None and args.stride < 1:
         raise UserError('--stride must be at least 1')
     check_frame_options(args)
+    if args.palette_radius is not None:
+        check_palette_radius(args.palette_radius)
     model_path = args.model or run_folder.default_model()
     gen = run_folder.load_generator(model_path)
-    if args.palette is not None:
-        gen.config = dataclasses.replace(gen.config, palette=args.palette)
+    for name in ('palette', 'palette_radius'):
+        if getattr(args, name) is not None:
+            gen.config = dataclasses.replace(gen.config, **{name: getattr(args, name)})
     if not args.test_list:
         pacman.ensure_test_videos(args.test_dir, not args.no_progress)
     hist_len = gen.config.hist_len
@@ -170,8 +178,8 @@ def main(argv):
     per_step = result.per_step()
     os.makedirs(args.out, exist_ok=True)
     safe_io.write_json(os.path.join(args.out, 'metrics.json'), dict(
-        model=model_path, palette=gen.config.palette, steps=args.steps, windows=len(windows),
-        per_step=per_step))
+        model=model_path, palette=gen.config.palette, palette_radius=gen.config.palette_radius,
+        steps=args.steps, windows=len(windows), per_step=per_step))
     plot(os.path.join(args.out, 'metrics.png'), per_step)
     for i, sample in enumerate(result.samples):
         draw_sample(args.out, i, sample)

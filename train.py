@@ -97,6 +97,11 @@ def build_parser():
                         'pixel, the nearest colour of their input frames: for video drawn from a '
                         "small palette, such as Atari games (--no-palette: not, where a loaded "
                         "file's run did)")
+    p.add_argument('--palette-radius', type=int, metavar='PIXELS',
+                   help='with --palette: only the colours the input frames show within this '
+                        'many pixels of a pixel, as far as a sprite moves in a few frames; 0: '
+                        'anywhere in the frame (default: {}, or the loaded file\'s)'.format(
+                            constants.PALETTE_RADIUS))
     p.add_argument('--no-adversarial', dest='adversarial', action='store_const', const=False,
                    help="train G with Lp + GDL only (the paper's baseline)")
     p.add_argument('--num-scales', type=int,

@@ -15,7 +15,7 @@ from utils.errors import UserError
 GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales', 'copy_mask')
 # The options of ``model_config``: what a user chooses; the rest follows.
 OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'copy_mask',
-           'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette')
+           'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette', 'palette_radius')
 # The options that shape the generator's weights; the others choose how D judges
 # and how predictions are used, and a generator loaded into a new run may change them.
 GENERATOR_OPTIONS = ('preset', 'residual', 'hist_len', 'num_scales', 'copy_mask')
@@ -46,6 +46,7 @@ class ModelConfig:
     d_change: float = 0.0  # likewise
     d_patch: bool = False  # likewise
     palette: bool = False  # likewise
+    palette_radius: int = 0  # likewise: they chose from the whole frame
 
     def __post_init__(self):
         for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
@@ -111,12 +112,18 @@ def _check_crop(crop_size, d_kernels):
                                                  max(smallest, crop_size // step * step)))
 
 
+def check_palette_radius(radius):
+    if radius < 0:
+        raise UserError('--palette-radius must be 0 (the whole frame) or more, not {}'.format(
+            radius))
+
+
 def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
                  num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
                  d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK,
                  d_change=constants.D_CHANGE, d_patch=constants.D_PATCH,
-                 palette=constants.PALETTE,
+                 palette=constants.PALETTE, palette_radius=constants.PALETTE_RADIUS,
                  crop_size=constants.CROP_SIZE):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
     tables), a history of ``hist_len`` frames and training crops of ``crop_size``
@@ -128,7 +135,8 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
     the change from the last input frame times ``d_change``, and ``d_patch`` has
     each of D's scales give a logit per patch rather than per image (see
     ``Discriminator``). ``palette`` has predictions outside training take the
-    colours of their input frames (see ``models/palette.py``)."""
+    colours of their input frames, those within ``palette_radius`` pixels (0: the
+    whole frame; see ``models/palette.py``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
@@ -140,6 +148,7 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
     if not d_change >= 0:
         raise UserError('--d-change must be 0 or more, not {}'.format(d_change))
+    check_palette_radius(palette_radius)
     last = slice(rows - num_scales, None)
     _check_crop(crop_size, constants.PAPER_D_KERNELS[last])
     for name, needs_mask in (('--d-generated', d_generated), ('--hard-mask', hard_mask)):
@@ -160,4 +169,4 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
         num_scales=num_scales, crop_size=crop_size, copy_mask=bool(copy_mask),
         d_generated=bool(d_generated), hard_mask=bool(hard_mask), d_change=float(d_change),
-        d_patch=bool(d_patch), palette=bool(palette))
+        d_patch=bool(d_patch), palette=bool(palette), palette_radius=int(palette_radius))

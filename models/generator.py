@@ -89,12 +89,14 @@ class Generator(chainer.Chain):
 
     def predict(self, history):
         """The finest-scale float32 prediction for an (N, hist_len * 3, H, W) history;
-        with ``config.palette``, outside training, in the colours of the history."""
+        with ``config.palette``, outside training, in the colours of the history (those
+        within ``config.palette_radius`` pixels)."""
         y = F.cast(self.forward(pyramid.pyramid(history, self.config.num_scales))[-1],
                    numpy.float32)
         if self.config.palette and not chainer.config.train:
             return chainer.Variable(palette.nearest_colours(
-                y.array, chainer.as_array(history), self.config.frame_channels))
+                y.array, chainer.as_array(history), self.config.frame_channels,
+                self.config.palette_radius))
         return y
 
 

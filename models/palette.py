@@ -5,7 +5,10 @@ colours is a hedge, right for neither: the blend of a ghost that is drawn on
 some frames and not on others, or of a sprite's edge a pixel either way. Taking
 the nearest colour of the input frames turns each such pixel into a choice, and
 the prediction fed back as the next input frame is again a frame the game could
-draw.
+draw. A sprite moves a few pixels a frame, so with a radius a pixel chooses only
+among the colours its input frames show near it: a blurred ghost then becomes
+that ghost, or what lies around it, not a third colour that happens to lie
+nearer, such as that of the score's digits at the bottom of the frame.
 """
 import chainer
 import numpy
@@ -26,10 +29,13 @@ class TooManyColours(UserError):
         self.window = window
 
 
-def nearest_colours(frames, history, channels, max_colours=constants.PALETTE_MAX_COLOURS):
+def nearest_colours(frames, history, channels, radius=0,
+                    max_colours=constants.PALETTE_MAX_COLOURS):
     """Each pixel of ``frames`` (N, channels, H, W) replaced by the colour of its
     own window's ``history`` (N, k * channels, H, W) nearest to it (squared
-    distance), both on the model's [-1, 1] scale. A window whose history holds
+    distance), both on the model's [-1, 1] scale; with ``radius`` > 0, nearest
+    among the colours the history shows within ``radius`` pixels of it (a square
+    of side 2 * radius + 1, in any of its frames). A window whose history holds
     more than ``max_colours`` colours is refused: such video is not drawn from a
     palette, and the search grows with the colours."""
     xp = chainer.backend.get_array_module(frames)
@@ -41,7 +47,7 @@ def nearest_colours(frames, history, channels, max_colours=constants.PALETTE_MAX
         keys = keys * _LEVELS + levels[:, :, c]
     out = xp.empty_like(frames)
     for i in range(n):
-        palette = xp.unique(keys[i])
+        palette, inverse = xp.unique(keys[i], return_inverse=True)
         if len(palette) > max_colours:
             raise TooManyColours(
                 'its frames hold {} colours, and predicting in the input frames\' colours (the '
@@ -53,5 +59,35 @@ def nearest_colours(frames, history, channels, max_colours=constants.PALETTE_MAX
         rgb = rgb / pixels.HALF - 1
         flat = frames[i].reshape(channels, -1)
         distance = sum(xp.square(rgb[c][:, None] - flat[c][None]) for c in range(channels))
+        if radius:
+            # The history's own colour at each pixel is always near, so none is left
+            # without a candidate.
+            allowed = near(shown(inverse, len(palette), h, w), radius)
+            distance[~allowed.reshape(len(palette), -1)] = numpy.inf
         out[i] = rgb[:, distance.argmin(axis=0)].reshape(frames[i].shape)
     return out
+
+
+def shown(inverse, colours, h, w):
+    """(colours, H, W): whether any history frame shows each colour at each pixel,
+    from ``xp.unique``'s inverse indices of the (k, H, W) colour keys."""
+    xp = chainer.backend.get_array_module(inverse)
+    inverse = inverse.reshape(-1, h * w)
+    where = xp.zeros((colours, h * w), bool)
+    where[inverse, xp.arange(h * w)] = True
+    return where.reshape(colours, h, w)
+
+
+def near(mask, radius):
+    """(M, H, W): whether ``mask`` (M, H, W) holds within ``radius`` pixels (a square)
+    of each pixel; from running sums, so the cost does not grow with the radius."""
+    xp = chainer.backend.get_array_module(mask)
+    for axis in (1, 2):
+        rows = xp.moveaxis(mask, axis, -1)
+        sums = xp.concatenate([xp.zeros(rows.shape[:-1] + (1,), numpy.int32),
+                               xp.cumsum(rows, axis=-1, dtype=numpy.int32)], axis=-1)
+        size = rows.shape[-1]
+        upper = xp.minimum(xp.arange(size) + radius + 1, size)
+        lower = xp.maximum(xp.arange(size) - radius, 0)
+        mask = xp.moveaxis(sums[..., upper] > sums[..., lower], -1, axis)
+    return mask

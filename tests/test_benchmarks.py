@@ -151,3 +151,25 @@ def test_every_quality_variant_is_a_model_train_py_builds(monkeypatch):
                '--lambda-gdl' in flags)
         assert key not in seen, name
         seen.add(key)
+
+
+def test_palette_radius_counts_how_far_each_colour_came(tmp_path):
+    """A 2x2 white block moving 3 pixels a frame: its leading column needs radius 2
+    in the 2 frames before, the next one 3; a blue pixel 19 away from the only other
+    blue is 'farther' than 5, and a red one no frame showed is 'absent'."""
+    from PIL import Image
+    video = tmp_path / 'v'
+    video.mkdir()
+    for t in range(6):
+        frame = numpy.zeros((20, 20, 3), numpy.uint8)
+        frame[0, 0] = (0, 0, 255)
+        frame[10:12, 3 * t:3 * t + 2] = 255
+        if t == 5:
+            frame[19, 19], frame[19, 0] = (0, 0, 255), (255, 0, 0)
+        Image.fromarray(frame).save(video / 'frame{}.png'.format(t))
+    code, out, err = _run('palette_radius.py', '-t', str(tmp_path), '--hist-len', '2',
+                          '--stride', '1', '--max-radius', '5')
+    assert code == 0, err
+    assert json.loads(out) == {'frames': 4, 'pixels': 1600,
+                               'within': {'0': 1600 - 16 - 2, '2': 8, '3': 8},
+                               'farther': 1, 'absent': 1, 'covers': 3}

@@ -75,11 +75,12 @@ def test_train_and_test_scripts_on_gpu(clip_dirs, frames_dir, tmp_path, capsys, 
     assert code == 0, err
 
 
-def test_palette_on_gpu_matches_cpu(device):
+@pytest.mark.parametrize('radius', [0, 3])
+def test_palette_on_gpu_matches_cpu(device, radius):
     from models import palette
     rng = numpy.random.default_rng(0)
     history = rng.integers(0, 5, (2, 15, 21, 16)).astype(numpy.float32) / 2 - 1
     frames = rng.uniform(-1, 1, (2, 3, 21, 16)).astype(numpy.float32)
-    expected = palette.nearest_colours(frames, history, 3)
-    got = palette.nearest_colours(device.send(frames), device.send(history), 3)
+    expected = palette.nearest_colours(frames, history, 3, radius)
+    got = palette.nearest_colours(device.send(frames), device.send(history), 3, radius)
     numpy.testing.assert_array_equal(chainer.backend.CpuDevice().send(got), expected)

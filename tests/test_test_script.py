@@ -6,6 +6,7 @@ import numpy
 import pytest
 from PIL import Image
 
+import constants
 import models
 import test as test_script
 from conftest import run_cli
@@ -26,7 +27,8 @@ def test_metrics_and_pictures(model_path, frames_dir, tmp_path, capsys):
                                                 '--no-progress'], capsys)
     assert code == 0, err
     metrics = json.load(open(tmp_path / 'metrics.json'))
-    assert set(metrics) == {'model', 'palette', 'steps', 'windows', 'per_step'}
+    assert set(metrics) == {'model', 'palette', 'palette_radius', 'steps', 'windows',
+                            'per_step'}
     assert metrics['model'] == model_path and metrics['steps'] == 3 and not metrics['palette']
     assert metrics['windows'] == 2 * 3          # 24 frames, windows of 7 every 7 frames
     keys = {'psnr', 'ssim', 'sharpdiff', 'psnr_moving', 'sharpdiff_moving', 'colour_moving'}
@@ -47,23 +49,44 @@ def test_palette_predicts_in_the_colours_of_the_input_frames(frames_dir, tmp_pat
     path = str(tmp_path / 'palette.model')
     checkpoint.save(path, models.Generator(config), config)
     colours = {}
-    for flag in ([], ['--no-palette']):
-        out = tmp_path / ('on' if not flag else 'off')
+    for flag in ([], ['--palette-radius', '0'], ['--no-palette']):
+        out = tmp_path / '_'.join(['on'] + flag)
         code, _, err = run_cli(test_script.main, ['-m', path, '-t', str(frames_dir / 'test'),
                                                   '-s', '2', '-o', str(out), '--gifs', '0',
                                                   '--save-predictions', '--no-progress'] + flag,
                                capsys)
         assert code == 0, err
-        assert json.load(open(out / 'metrics.json'))['palette'] == (not flag)
+        metrics = json.load(open(out / 'metrics.json'))
+        assert metrics['palette'] == (flag != ['--no-palette'])
+        radius = metrics['palette_radius']
+        assert radius == (0 if '--palette-radius' in flag else constants.PALETTE_RADIUS)
         saved = numpy.load(out / 'predictions.npz')
         inputs, model = saved['inputs'], saved['model']
-        colours[bool(flag)] = [len(numpy.unique(m.reshape(-1, 3), axis=0)) for m in model]
-        if not flag:
-            for window, predicted in zip(inputs, model):
-                allowed = {tuple(c) for c in numpy.unique(window.reshape(-1, 3), axis=0)}
-                assert {tuple(c) for c in numpy.unique(predicted.reshape(-1, 3), axis=0)} \
-                    <= allowed
-    assert max(colours[True]) > 50 > max(colours[False])
+        colours[tuple(flag)] = [len(numpy.unique(m.reshape(-1, 3), axis=0)) for m in model]
+        if flag == ['--no-palette']:
+            continue
+        for window, predicted in zip(inputs, model):
+            allowed = {tuple(c) for c in numpy.unique(window.reshape(-1, 3), axis=0)}
+            assert {tuple(c) for c in numpy.unique(predicted.reshape(-1, 3), axis=0)} <= allowed
+            if radius:  # the first step's colours are shown within the radius
+                assert _shown_near(window, predicted[0], radius).all()
+    assert max(colours[('--no-palette',)]) > 50 > max(colours[()])
+
+
+def _shown_near(window, frame, radius):
+    """Whether each pixel of ``frame`` (H, W, 3) has its colour within ``radius``
+    pixels of it in any frame of ``window`` (frames, H, W, 3)."""
+    def keys(rgb):
+        return (rgb[..., 0].astype(int) * 256 + rgb[..., 1]) * 256 + rgb[..., 2]
+    target = keys(frame)
+    h, w = target.shape
+    padded = numpy.pad(keys(window), ((0, 0), (radius, radius), (radius, radius)),
+                       constant_values=-1)
+    found = numpy.zeros((h, w), bool)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            found |= (padded[:, dy:dy + h, dx:dx + w] == target).any(0)
+    return found
 
 
 def _short_frames(tmp_path, n, size=(210, 160)):
@@ -77,7 +100,8 @@ def _short_frames(tmp_path, n, size=(210, 160)):
 
 
 @pytest.mark.parametrize('case', ['missing-model', 'not-a-model', 'other-config', 'no-video',
-                                  'short', 'tiny-frames', 'steps0', 'palette-of-noise'])
+                                  'short', 'tiny-frames', 'steps0', 'palette-of-noise',
+                                  'palette-radius'])
 def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, case):
     argv = ['-m', model_path, '-t', str(frames_dir / 'test'), '-o', str(tmp_path / 'o'),
             '--no-progress']
@@ -102,6 +126,8 @@ def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, cas
     if case == 'palette-of-noise':  # random frames are not drawn from a palette
         argv[3] = _short_frames(tmp_path, 14)
         argv += ['--palette', '-s', '1']
+    if case == 'palette-radius':
+        argv += ['--palette-radius', '-1']
     code, _, err = run_cli(test_script.main, argv, capsys)
     lines = [l for l in err.splitlines() if l.startswith('error:')]
     assert code == 2 and len(lines) == 1 and 'Traceback' not in err, err
@@ -112,6 +138,8 @@ def test_bad_input_one_line_exit_2(model_path, frames_dir, tmp_path, capsys, cas
             'short': 'no video has the 12 frames that one test window needs',
             'tiny-frames': 'frames are 6x6; the generator needs at least 8 pixels',
             'steps0': '--steps must be at least 1',
-            'palette-of-noise': 'v (frames 0 on): its frames hold'}[case] in lines[0]
+            'palette-of-noise': 'v (frames 0 on): its frames hold',
+            'palette-radius': '--palette-radius must be 0 (the whole frame) or more, not -1',
+            }[case] in lines[0]
     if case == 'short':
         assert 'v: skipped, it has 6 frames' in err

@@ -140,12 +140,13 @@ def test_load_starts_from_saved_weights_of_the_same_preset(clip_dirs, tmp_path, 
                                         '-b', '2', '-l', model, '--no-progress', '--loaderjobs',
                                         '0', '--sample-interval', '0', '--eval-interval', '0',
                                         '--d-change', '--d-frame-only', '--d-patch',
-                                        '--palette'], capsys)
+                                        '--palette', '--palette-radius', '3'], capsys)
     assert code == 0, err  # the preset came from the model file; D's options are the run's
     changed = str(tmp_path / 'b' / 'TRAINED_ADVERSARIAL.model')
     _, saved = checkpoint.read(changed, 'model')
     assert saved['preset'] == 'tiny' and saved['d_change'] == constants.D_CHANGE_GAIN
     assert not saved['d_conditioned'] and saved['d_patch'] and saved['palette']
+    assert saved['palette_radius'] == 3
     code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'd', '-i', '1', '-b', '2', '-l',
                           changed, '--d-change', '0', '--no-palette')
     assert code == 0, err
