@@ -145,10 +145,10 @@ PALETTE = False
 PALETTE_MAX_COLOURS = 256
 # ... and only among the colours its input frames show within this many pixels of
 # it (0: anywhere in the frame). In the built-in Ms. Pac-Man video (frame skip 2;
-# 3,000 frames of 10 training videos), where the 5 input frames show a pixel's
-# next colour at all, they show it within 8 pixels of it for all but 118 of 33
-# million pixels; a hedge that snaps to a farther colour takes something else's,
-# such as the score's.
+# 3,320 frames of 10 training videos, benchmarks/palette_radius.py), where the 5
+# input frames show a pixel's next colour at all, they show it within 8 pixels
+# of it for all but 848 of 111.6 million pixels; a hedge that snaps to a farther
+# colour takes something else's, such as the score's.
 PALETTE_RADIUS = 8
 
 # --- training ------------------------------------------------------------------
