@@ -27,12 +27,10 @@ from utils.errors import cli, add_common_flags  # noqa: E402
 def needed_radius(history, frame, max_radius):
     """(H, W): the radius each pixel of ``frame`` (H, W, 3) needs in ``history``
     (k, H, W, 3), max_radius + 1 where farther, -1 where absent."""
-    def keys(rgb):
-        return (rgb[..., 0].astype(numpy.int64) * 256 + rgb[..., 1]) * 256 + rgb[..., 2]
     k, h, w = history.shape[:3]
-    colours, inverse = numpy.unique(numpy.concatenate([keys(history).ravel(),
-                                                       keys(frame).ravel()]),
-                                    return_inverse=True)
+    colours, inverse = numpy.unique(numpy.concatenate([
+        palette.colour_keys(history, axis=-1).ravel(),
+        palette.colour_keys(frame, axis=-1).ravel()]), return_inverse=True)
     inverse = inverse.ravel()
     shown = palette.shown(inverse[:k * h * w], len(colours), h, w)
     target = inverse[k * h * w:].reshape(h, w)

@@ -39,12 +39,9 @@ def nearest_colours(frames, history, channels, radius=0,
     more than ``max_colours`` colours is refused: such video is not drawn from a
     palette, and the search grows with the colours."""
     xp = chainer.backend.get_array_module(frames)
-    levels = xp.clip(xp.rint((history + 1) * pixels.HALF), 0, _LEVELS - 1).astype(numpy.int64)
+    levels = xp.clip(xp.rint((history + 1) * pixels.HALF), 0, _LEVELS - 1)
     n, _, h, w = history.shape
-    levels = levels.reshape(n, -1, channels, h, w)
-    keys = levels[:, :, 0]
-    for c in range(1, channels):
-        keys = keys * _LEVELS + levels[:, :, c]
+    keys = colour_keys(levels.reshape(n, -1, channels, h, w), axis=2)
     out = xp.empty_like(frames)
     for i in range(n):
         palette, inverse = xp.unique(keys[i], return_inverse=True)
@@ -66,6 +63,18 @@ def nearest_colours(frames, history, channels, radius=0,
             distance[~allowed.reshape(len(palette), -1)] = numpy.inf
         out[i] = rgb[:, distance.argmin(axis=0)].reshape(frames[i].shape)
     return out
+
+
+def colour_keys(levels, axis):
+    """One int64 key per colour of ``levels`` (0..255 per channel, the channels on
+    ``axis``), the first channel most significant, so that equal colours have equal
+    keys and ``numpy.unique`` of the keys finds the palette."""
+    xp = chainer.backend.get_array_module(levels)
+    channels = xp.moveaxis(levels, axis, 0).astype(numpy.int64)
+    keys = channels[0]
+    for channel in channels[1:]:
+        keys = keys * _LEVELS + channel
+    return keys
 
 
 def shown(inverse, colours, h, w):

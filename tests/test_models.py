@@ -280,18 +280,21 @@ def test_mask_options_need_a_copy_mask(option):
         models.model_config('tiny', **{option: True})
 
 
+def _scaled(rgb):
+    """0..255 colours on the model's [-1, 1] scale."""
+    return numpy.asarray(rgb, numpy.float32) / 127.5 - 1
+
+
 def test_nearest_colours_choose_among_each_windows_own_input_colours():
     """Each pixel takes the nearest colour its own window's input frames hold, exactly
     (it rounds to that uint8 colour); a window of more colours than allowed is refused
     by its index."""
-    def scaled(rgb):
-        return numpy.asarray(rgb, numpy.float32) / 127.5 - 1
     history = numpy.empty((2, 6, 1, 2), numpy.float32)  # 2 windows, 2 frames of 1x2 pixels
-    history[0] = scaled([[[0, 0]], [[0, 0]], [[0, 0]], [[200, 200]], [[0, 0]], [[0, 0]]])
-    history[1] = scaled([[[0, 0]], [[100, 100]], [[0, 0]], [[0, 0]], [[0, 0]], [[0, 200]]])
+    history[0] = _scaled([[[0, 0]], [[0, 0]], [[0, 0]], [[200, 200]], [[0, 0]], [[0, 0]]])
+    history[1] = _scaled([[[0, 0]], [[100, 100]], [[0, 0]], [[0, 0]], [[0, 0]], [[0, 200]]])
     # window 0 holds black and red (200, 0, 0); window 1 black, green (0, 100, 0) and
     # blue (0, 0, 200)
-    frames = scaled([[[[90, 110]], [[0, 60]], [[0, 0]]], [[[90, 10]], [[10, 40]], [[20, 180]]]])
+    frames = _scaled([[[[90, 110]], [[0, 60]], [[0, 0]]], [[[90, 10]], [[10, 40]], [[20, 180]]]])
     got = palette.nearest_colours(frames, history, 3)
     assert got.dtype == numpy.float32
     numpy.testing.assert_array_equal(pixels.to_uint8(got), [
@@ -306,17 +309,15 @@ def test_palette_radius_chooses_among_the_colours_near_each_pixel():
     """With a radius a pixel takes the nearest of the colours the history shows within
     that many pixels (a square, in any frame): a far colour is not a candidate even
     where it is the nearest; with radius 0 every colour is."""
-    def scaled(rgb):
-        return numpy.asarray(rgb, numpy.float32) / 127.5 - 1
     history = numpy.zeros((1, 2, 3, 3, 12), numpy.float32)  # 2 frames of 3x12, black
     history[0, 0, 0, 0, 0] = 200        # red at (0, 0) in the first frame
     history[0, 1, 2, 2, 11] = 200       # blue at (2, 11) in the second
-    history = scaled(history.reshape(1, 6, 3, 12))
+    history = _scaled(history.reshape(1, 6, 3, 12))
     frames = numpy.zeros((1, 3, 3, 12), numpy.float32)
     for (y, x), rgb in {(2, 9): (160, 0, 120), (2, 8): (160, 0, 120), (0, 2): (0, 0, 190),
                         (1, 5): (150, 0, 0)}.items():
         frames[0, :, y, x] = rgb
-    frames = scaled(frames)
+    frames = _scaled(frames)
     black, red, blue = (0, 0, 0), (200, 0, 0), (0, 0, 200)
 
     def chosen(radius):
