@@ -114,6 +114,15 @@ RESIDUAL = False
 # (sigmoid(2) = 0.88).
 COPY_MASK = False
 COPY_MASK_BIAS = 2.0
+# The input frames, newest first, that the copy mask may copy from (train.py
+# --copy-frames): 1 is the last frame alone. An Atari game draws some sprites on
+# alternate frames (flicker), so the colour a pixel takes next is often the one it
+# had two or three frames back, which a copy gives exactly and a generator has to
+# learn to draw. The older frames' logits start far below the generated frame's (0),
+# each weighing e ** -8 (0.03%), so a mask widened to them first predicts as before
+# to within that; their weights learn (the mask's loss pulls them) and move them.
+COPY_FRAMES = 1
+COPY_OLDER_BIAS = -8.0
 # With the copy mask, D judges the generated branch rather than the blended frame
 # (train.py --d-generated): a blended frame copies most pixels exactly, and D at
 # chance on it gives G no gradient worth its weight.

@@ -28,7 +28,7 @@ from chainer.training import extensions  # noqa: E402
 import constants  # noqa: E402
 import models  # noqa: E402
 from models import checkpoint  # noqa: E402
-from models.generator import longer_history  # noqa: E402
+from models.generator import longer_history, more_copy_frames  # noqa: E402
 from utils import workers  # noqa: E402
 from utils.data import shards  # noqa: E402
 from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
@@ -45,6 +45,8 @@ from utils.training.updater import PredictionUpdater  # noqa: E402
 # Options that shape the model; when resuming or loading, those not given come
 # from the file.
 MODEL_OPTIONS = models.config.OPTIONS + ('adversarial',)
+# The generator options a loaded generator may grow (see ``_widened``).
+WIDENED = ('hist_len', 'copy_frames')
 
 
 def build_parser():
@@ -74,6 +76,11 @@ def build_parser():
     p.add_argument('--copy-mask', action='store_const', const=True,
                    help='G predicts a mask at each scale and copies the last input frame where '
                         'it says so, generating the rest')
+    p.add_argument('--copy-frames', type=int, metavar='F',
+                   help='with --copy-mask: the mask may copy from the F newest input frames, '
+                        'not the last alone, as a sprite that flickers needs (default: {}, or '
+                        "the resumed/loaded file's; with -l, more widen the loaded generator, "
+                        'the older frames starting unchosen)'.format(constants.COPY_FRAMES))
     p.add_argument('--d-frame-only', dest='d_conditioned', action='store_const', const=False,
                    help='D sees the frame alone (TF code), not the history with it (paper)')
     p.add_argument('--d-generated', action='store_const', const=True,
@@ -200,8 +207,9 @@ class Plan(collections.namedtuple('Plan', 'config adversarial dtype training dev
 def _model_options(args, source, loaded):
     """The model options of this run: given on the command line, else the resumed or
     loaded file's, else the defaults. Contradicting the file is refused, except, for a
-    ``loaded`` generator, a longer history (see ``generator.longer_history``) and the
-    options that do not shape it (D's and the loss's: its run starts D afresh)."""
+    ``loaded`` generator, a longer history or more frames to copy (see ``_widened``)
+    and the options that do not shape it (D's and the loss's: its run starts D
+    afresh)."""
     saved = source.options() if source else {}
     default_config = models.model_config()
     defaults = dict({name: getattr(default_config, name) for name in models.config.OPTIONS},
@@ -211,7 +219,7 @@ def _model_options(args, source, loaded):
         given, kept = getattr(args, name), saved.get(name)
         contradicts = given is not None and kept is not None and given != kept
         free = loaded and contradicts and (name not in models.config.GENERATOR_OPTIONS
-                                           or name == 'hist_len' and given > kept)
+                                           or name in WIDENED and given > kept)
         if contradicts and not free:
             raise UserError('{}: was made with {} = {}, but this run asks for {}; drop the '
                             'option to continue it as it was'.format(source.path, name, kept,
@@ -240,14 +248,23 @@ def _training_settings(args, snapshot, say):
 
 
 def _widened(load, config, say):
-    """The loaded generator, widened to this run's longer history if it asks for one."""
+    """The loaded generator, widened to this run's longer history (see
+    ``generator.longer_history``) and more frames for its mask to copy (see
+    ``generator.more_copy_frames``) where it asks for them."""
     saved = checkpoint.model_config_of(load.path, load.saved)
-    if saved.hist_len == config.hist_len:
-        return load
-    if say:
-        print('{}: widened from {} to {} input frames; the new, oldest ones start with zero '
-              'weights'.format(load.path, saved.hist_len, config.hist_len))
-    return load._replace(arrays=longer_history(load.arrays, saved, config.hist_len))
+    arrays = load.arrays
+    if saved.hist_len != config.hist_len:
+        if say:
+            print('{}: widened from {} to {} input frames; the new, oldest ones start with '
+                  'zero weights'.format(load.path, saved.hist_len, config.hist_len))
+        arrays = longer_history(arrays, saved, config.hist_len)
+    if saved.copy_frames != config.copy_frames:
+        if say:
+            print('{}: its mask now copies from the {} newest input frames instead of {}; the '
+                  'older ones start unchosen'.format(load.path, config.copy_frames,
+                                                     saved.copy_frames))
+        arrays = more_copy_frames(arrays, saved, config.copy_frames)
+    return load._replace(arrays=arrays)
 
 
 def _dataset(args, config, comm, train_settings):

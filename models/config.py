@@ -12,13 +12,15 @@ import constants
 from utils.errors import UserError
 
 # Fields a saved generator must agree on to load into a generator of a config.
-GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales', 'copy_mask')
+GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales', 'copy_mask',
+                    'copy_frames')
 # The options of ``model_config``: what a user chooses; the rest follows.
 OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'copy_mask',
-           'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette', 'palette_radius')
+           'copy_frames', 'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette',
+           'palette_radius')
 # The options that shape the generator's weights; the others choose how D judges
 # and how predictions are used, and a generator loaded into a new run may change them.
-GENERATOR_OPTIONS = ('preset', 'residual', 'hist_len', 'num_scales', 'copy_mask')
+GENERATOR_OPTIONS = ('preset', 'residual', 'hist_len', 'num_scales', 'copy_mask', 'copy_frames')
 
 
 def _tuples(table):
@@ -47,6 +49,7 @@ class ModelConfig:
     d_patch: bool = False  # likewise
     palette: bool = False  # likewise
     palette_radius: int = 0  # likewise: they chose from the whole frame
+    copy_frames: int = 1  # likewise: their masks copied the last frame alone
 
     def __post_init__(self):
         for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
@@ -54,7 +57,7 @@ class ModelConfig:
             if len(getattr(self, name)) != self.num_scales:
                 raise ValueError('{} has {} rows for {} scales'.format(
                     name, len(getattr(self, name)), self.num_scales))
-        outputs = self.frame_channels + (1 if self.copy_mask else 0)
+        outputs = self.frame_channels + (self.copy_frames if self.copy_mask else 0)
         for k, (maps, kernels) in enumerate(zip(self.g_maps, self.g_kernels)):
             inputs = self.frame_channels * (self.hist_len + (1 if k else 0))
             if maps[0] != inputs or maps[-1] != outputs \
@@ -121,6 +124,7 @@ def check_palette_radius(radius):
 def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  d_conditioned=constants.D_CONDITIONED, hist_len=constants.HIST_LEN,
                  num_scales=constants.NUM_SCALES, copy_mask=constants.COPY_MASK,
+                 copy_frames=constants.COPY_FRAMES,
                  d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK,
                  d_change=constants.D_CHANGE, d_patch=constants.D_PATCH,
                  palette=constants.PALETTE, palette_radius=constants.PALETTE_RADIUS,
@@ -128,7 +132,8 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
     tables), a history of ``hist_len`` frames and training crops of ``crop_size``
     (which sizes D's fully connected layers; G predicts frames of any size). With
-    ``copy_mask`` each scale outputs a mask channel too (see ``Generator``); with
+    ``copy_mask`` each scale outputs a mask too, a logit for each of the
+    ``copy_frames`` newest input frames it may copy (see ``Generator``); with
     it, ``d_generated`` has D judge the mask's generated branch (see
     ``Predictions.judged``), and ``hard_mask`` has predictions outside training
     choose rather than blend (see ``Generator``). ``d_change`` > 0 has D judge
@@ -151,14 +156,17 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
     check_palette_radius(palette_radius)
     last = slice(rows - num_scales, None)
     _check_crop(crop_size, constants.PAPER_D_KERNELS[last])
-    for name, needs_mask in (('--d-generated', d_generated), ('--hard-mask', hard_mask)):
+    if not 1 <= copy_frames <= hist_len:
+        raise UserError('--copy-frames must be between 1 and --hist-len ({}), not {}'.format(
+            hist_len, copy_frames))
+    for name, needs_mask in (('--d-generated', d_generated), ('--hard-mask', hard_mask),
+                             ('--copy-frames', copy_frames > 1)):
         if needs_mask and not copy_mask:
-            raise UserError('{} needs --copy-mask: without a mask there is no generated '
-                            'branch apart from the prediction'.format(name))
+            raise UserError('{} needs --copy-mask: it works on the mask'.format(name))
     div = constants.PRESETS[preset]
     c = ModelConfig.frame_channels
     g_maps = [[c * hist_len if k == 0 else c * (hist_len + 1)] + list(hidden)
-              + [c + (1 if copy_mask else 0)]
+              + [c + (copy_frames if copy_mask else 0)]
               for k, hidden in enumerate(constants.PAPER_G_HIDDEN[last])]
     return ModelConfig(
         preset=preset, g_maps=_narrow(g_maps, div), g_kernels=constants.PAPER_G_KERNELS[last],
@@ -168,5 +176,6 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
               for row in constants.PAPER_D_FC[last]],
         residual=bool(residual), d_conditioned=bool(d_conditioned), hist_len=hist_len,
         num_scales=num_scales, crop_size=crop_size, copy_mask=bool(copy_mask),
+        copy_frames=int(copy_frames),
         d_generated=bool(d_generated), hard_mask=bool(hard_mask), d_change=float(d_change),
         d_patch=bool(d_patch), palette=bool(palette), palette_radius=int(palette_radius))

@@ -11,7 +11,9 @@ from models.tower import ConvTower
 class Predictions(list):
     """The prediction at each scale, coarsest first. With a copy mask,
     ``generated`` holds the generated branch at each scale (what the mask blends
-    with the last input frame) and ``keep_logits`` the mask's logits (N, 1, H, W)."""
+    with the input frames) and ``keep_logits`` the mask's logits (N, copy_frames,
+    H, W): one for each frame it may copy, newest first, against 0 for the
+    generated frame."""
     generated = None
     keep_logits = None
     d_generated = False
@@ -34,11 +36,13 @@ class Generator(chainer.Chain):
     ``m * last input frame + (1 - m) * generated``: what does not move is copied
     exactly, and the towers spend their capacity on what moves. The mask starts
     near "copy" (``constants.COPY_MASK_BIAS``), so training starts from the
-    copy-last-frame prediction rather than from noise. With ``config.hard_mask``,
-    outside training (``chainer.config.train`` off: evaluation, test.py) the
-    finest scale takes, at each pixel, the last frame where m > 1/2 and the
-    generated frame elsewhere: the choice the blend is trained to make, without
-    the blend's partial copies.
+    copy-last-frame prediction rather than from noise. With ``config.copy_frames``
+    = F > 1 the mask is a softmax over the F newest input frames and the
+    generated frame, so a sprite that flickers is copied from the frame that last
+    showed it. With ``config.hard_mask``, outside training
+    (``chainer.config.train`` off: evaluation, test.py) the finest scale takes,
+    at each pixel, the one choice the mask weighs most: the choice the blend is
+    trained to make, without the blend's partial copies.
     """
 
     def __init__(self, config):
@@ -49,8 +53,10 @@ class Generator(chainer.Chain):
                 ConvTower(maps, kernels, same=True, last_relu=False)
                 for maps, kernels in zip(config.g_maps, config.g_kernels)])
         if config.copy_mask:
+            c = config.frame_channels
             for tower in self.towers:
-                tower[-1].b.array[config.frame_channels:] = constants.COPY_MASK_BIAS
+                tower[-1].b.array[c] = constants.COPY_MASK_BIAS
+                tower[-1].b.array[c + 1:] = constants.COPY_OLDER_BIAS
 
     @property
     def dtype(self):
@@ -75,12 +81,8 @@ class Generator(chainer.Chain):
             if self.config.copy_mask:
                 generated.append(prediction)
                 keep_logits.append(out[:, c:])
-                if k == finest and self.config.hard_mask and not chainer.config.train:
-                    keep = (out.array[:, c:] > 0).astype(prediction.dtype)
-                else:
-                    keep = F.sigmoid(out[:, c:])
-                keep = F.broadcast_to(keep, prediction.shape)
-                prediction = keep * history[:, -c:] + (1 - keep) * prediction
+                hard = k == finest and self.config.hard_mask and not chainer.config.train
+                prediction = _blend(out[:, c:], prediction, history, hard)
             predictions.append(prediction)
         if self.config.copy_mask:
             predictions.generated, predictions.keep_logits = generated, keep_logits
@@ -100,6 +102,25 @@ class Generator(chainer.Chain):
         return y
 
 
+def _blend(logits, generated, history, hard):
+    """The copy mask's prediction: the generated frame and the newest input frames of
+    ``history``, weighed by the softmax of (0, ``logits``), or with ``hard`` each
+    pixel the one they weigh most (the generated frame where they tie)."""
+    c = generated.shape[1]
+    xp = chainer.backend.get_array_module(generated)
+    scores = F.concat([xp.zeros_like(logits.array[:, :1]), logits], axis=1)
+    if hard:
+        weights = (xp.arange(scores.shape[1])[:, None, None] == scores.array.argmax(
+            axis=1)[:, None]).astype(generated.dtype)
+    else:
+        weights = F.softmax(scores, axis=1)
+    end = history.shape[1]
+    choices = [generated] + [history[:, end - c * (j + 1):end - c * j]
+                             for j in range(logits.shape[1])]
+    return sum(F.broadcast_to(weights[:, j:j + 1], generated.shape) * choice
+               for j, choice in enumerate(choices))
+
+
 def longer_history(arrays, config, hist_len):
     """The arrays of a generator of ``config`` widened to a history of ``hist_len``
     frames: each scale's first layer gets zero weights for the extra, oldest frames
@@ -112,4 +133,22 @@ def longer_history(arrays, config, hist_len):
         w = arrays[key]
         widened[key] = numpy.concatenate(
             [numpy.zeros((w.shape[0], extra) + w.shape[2:], w.dtype), w], axis=1)
+    return widened
+
+
+def more_copy_frames(arrays, config, copy_frames):
+    """The arrays of a copy-mask generator of ``config`` whose mask may copy from the
+    ``copy_frames`` newest input frames: each scale's last layer gets a logit for
+    each extra, older frame, with zero weights and ``constants.COPY_OLDER_BIAS``,
+    so the widened generator predicts as the saved one did, but for the older
+    frames' tiny weights, and fine-tuning starts there."""
+    extra = copy_frames - config.copy_frames
+    widened = dict(arrays)
+    for k, kernels in enumerate(config.g_kernels):
+        key = 'towers/{}/{}/'.format(k, len(kernels) - 1)
+        w, b = arrays[key + 'W'], arrays[key + 'b']
+        widened[key + 'W'] = numpy.concatenate(
+            [w, numpy.zeros((extra,) + w.shape[1:], w.dtype)])
+        widened[key + 'b'] = numpy.concatenate(
+            [b, numpy.full(extra, constants.COPY_OLDER_BIAS, b.dtype)])
     return widened

@@ -84,3 +84,29 @@ def test_palette_on_gpu_matches_cpu(device, radius):
     expected = palette.nearest_colours(frames, history, 3, radius)
     got = palette.nearest_colours(device.send(frames), device.send(history), 3, radius)
     numpy.testing.assert_array_equal(chainer.backend.CpuDevice().send(got), expected)
+
+
+def test_copy_mask_over_older_frames_on_gpu_matches_cpu(device):
+    import models
+    from models import pyramid
+    from utils.training import losses
+    numpy.random.seed(0)
+    gen = models.Generator(models.model_config('tiny', copy_mask=True, copy_frames=3,
+                                               hard_mask=True))
+    gen.towers[-1][-1].b.array[3:] = 0  # every choice made somewhere
+    history = numpy.random.default_rng(0).uniform(-1, 1, (2, 12, 24, 16)).astype(numpy.float32)
+    target = numpy.concatenate([history[:, 3:6, :12], history[:, 9:, 12:]], axis=2)
+    results = []
+    for d in (chainer.backend.CpuDevice(), device):
+        gen.to_device(d)
+        histories = pyramid.pyramid(d.send(history), 4)
+        predictions = gen(histories)
+        loss = losses.mask_loss(predictions, pyramid.pyramid(d.send(target), 4), histories)
+        with chainer.using_config('train', False):
+            chosen = gen.predict(d.send(history))
+        results.append([chainer.backend.CpuDevice().send(a) for a in (
+            predictions[-1].array, loss.array, chosen.array)])
+    (blend, loss, chosen), (gpu_blend, gpu_loss, gpu_chosen) = results
+    assert numpy.allclose(blend, gpu_blend, atol=1e-3) and numpy.isclose(loss, gpu_loss, rtol=1e-3)
+    # TF32 rounding may flip a choice between two logits within 1e-3 of each other
+    assert (numpy.abs(chosen - gpu_chosen) > 1e-3).mean() < 0.01

@@ -170,6 +170,42 @@ def test_mask_loss_is_the_cross_entropy_against_the_unchanged_pixels():
     assert (finest.grad[:, :, 10:14, 10:14] > 0).all() and (finest.grad[:, :, :8, :8] < 0).all()
 
 
+def test_mask_loss_over_older_frames_asks_for_any_frame_that_holds_the_pixel():
+    """With a mask over the 3 newest frames the loss is -log of the weight on the
+    frames that hold the target pixel, or on the generated frame where none does."""
+    import models
+    numpy.random.seed(0)
+    gen = models.Generator(models.model_config('tiny', copy_mask=True, copy_frames=3))
+    history = numpy.random.default_rng(4).uniform(-1, 1, (2, 12, 16, 16)).astype(numpy.float32)
+    target = history[:, 9:].copy()                     # the last frame holds most pixels
+    target[:, :, :4, :4] = history[:, 3:6, :4, :4]     # the frame 3 back holds a patch
+    target[:, :, 8:, 8:] = 0.5                         # and none holds another
+    target[:, :, 4:8, :4] = history[:, 6:9, 4:8, :4]   # the 2 frames back hold one more,
+    history[:, 9:, 4:8, :4] = history[:, 6:9, 4:8, :4]  # and so does the last
+    histories = pyramid.pyramid(history, 4)
+    targets = [chainer.as_array(t) for t in pyramid.pyramid(target, 4)]
+    predictions = gen(histories)
+    expected = []
+    for logits, t, h in zip(predictions.keep_logits, targets, histories):
+        h = chainer.as_array(h)
+        frames = [h[:, 9:], h[:, 6:9], h[:, 3:6]]
+        holds = numpy.stack([(numpy.abs(t - f) <= 20 / 255).all(axis=1) for f in frames], 1)
+        right = numpy.concatenate([~holds.any(1, keepdims=True), holds], 1)
+        scores = numpy.concatenate([numpy.zeros_like(logits.array[:, :1]), logits.array], 1)
+        w = numpy.exp(scores) / numpy.exp(scores).sum(1, keepdims=True)
+        expected.append(-numpy.log((w * right).sum(1)).sum() / len(t))
+    value = losses.mask_loss(predictions, targets, histories)
+    assert float(value.array) == pytest.approx(numpy.mean(expected), rel=1e-5)
+    finest = predictions.keep_logits[-1]
+    finest.retain_grad = True
+    value.backward(retain_grad=True)
+    g = finest.grad
+    assert (g[:, 2, :4, :4] < 0).all() and (g[:, 0, :4, :4] > 0).all()   # copy 3 back
+    assert (g[:, :, 9:, 9:] > 0).all()                                     # generate
+    assert (g[:, 0, 4:8, :4] < 0).all() and (g[:, 1, 4:8, :4] < 0).all()  # either
+    assert (g[:, 0, 4:12, 5:8] < 0).all() and (g[:, 2, 4:12, 5:8] > 0).all()  # the last
+
+
 @pytest.mark.parametrize('d_generated', [False, True])
 def test_d_judges_the_blend_or_with_d_generated_the_generated_branch(d_generated):
     """Both D's step and G's adversarial term see ``predictions.judged``: the

@@ -235,6 +235,46 @@ def test_longer_history_predicts_as_before_and_its_new_weights_learn():
     assert not first.W.array[:, :6].any() and numpy.abs(first.W.grad[:, :6]).sum() > 0
 
 
+def test_copy_frames_copy_from_an_older_frame_and_widen_a_saved_mask():
+    """A mask over the 3 newest frames copies the one it favours (hard) or blends
+    all with the generated frame by the softmax of (0, logits); a saved one-frame
+    mask widened to 3 frames chooses as before, and its new logits learn."""
+    numpy.random.seed(0)
+    history = numpy.random.default_rng(3).uniform(-1, 1, (2, 12, 24, 16)).astype(numpy.float32)
+    config = models.model_config('tiny', copy_mask=True, hard_mask=True)
+    gen = models.Generator(config)
+    gen.towers[-1][-1].b.array[3] = 0  # the last frame copied at some pixels only
+    three = models.Generator(models.model_config('tiny', copy_mask=True, hard_mask=True,
+                                                 copy_frames=3))
+    chainer.serializers.NpzDeserializer(generator.more_copy_frames(
+        chainer.serializers.npz.serialize(gen), config, 3)).load(three)
+    with chainer.using_config('train', False):
+        assert numpy.allclose(three.predict(history).array, gen.predict(history).array,
+                              atol=1e-4)
+    trained = three(pyramid.pyramid(history, 4))
+    z = trained.keep_logits[-1].array
+    assert z.shape == (2, 3, 24, 16) and (z[:, 1:] == constants.COPY_OLDER_BIAS).all()
+    scores = numpy.concatenate([numpy.zeros_like(z[:, :1]), z], axis=1)
+    w = numpy.exp(scores) / numpy.exp(scores).sum(axis=1, keepdims=True)
+    choices = [trained.generated[-1].array, history[:, 9:], history[:, 6:9], history[:, 3:6]]
+    assert numpy.allclose(trained[-1].array, sum(w[:, j:j + 1] * c for j, c in
+                                                 enumerate(choices)), atol=1e-6)
+    three.cleargrads()
+    F.sum(F.square(trained[-1] - history[:, 3:6])).backward()
+    last = three.towers[-1][-1]
+    assert not last.W.array[4:].any() and numpy.abs(last.W.grad[4:]).sum() > 0
+    last.b.array[5] = 50  # the mask favours the frame 3 back everywhere
+    with chainer.using_config('train', False):
+        assert numpy.array_equal(three.predict(history).array, history[:, 3:6])
+
+
+def test_copy_frames_fit_the_history():
+    with pytest.raises(UserError, match='--copy-frames must be between 1 and --hist-len '
+                                        r'\(4\), not 5'):
+        models.model_config('tiny', copy_mask=True, copy_frames=5)
+    assert models.model_config('tiny', copy_mask=True, copy_frames=4).g_maps[-1][-1] == 7
+
+
 def test_unknown_preset():
     with pytest.raises(UserError, match='unknown preset "huge"; choose one of paper, small, tiny'):
         models.model_config('huge')
@@ -261,23 +301,25 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
 
 def test_later_options_are_saved_and_old_files_have_none(tmp_path):
     config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True,
-                                 d_change=2.0, d_patch=True, palette=True, palette_radius=3)
+                                 d_change=2.0, d_patch=True, palette=True, palette_radius=3,
+                                 copy_frames=2)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
     saved = run_folder.load_generator(path).config
     assert saved == config
     old = dict(models.model_config('tiny').to_dict())
     for name in ('copy_mask', 'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette',
-                 'palette_radius'):
+                 'palette_radius', 'copy_frames'):
         del old[name]
     # a palette file from before the radius chose from the whole frame, and still does
     assert models.ModelConfig.from_dict(old) == models.model_config('tiny', palette_radius=0)
 
 
-@pytest.mark.parametrize('option', ['d_generated', 'hard_mask'])
-def test_mask_options_need_a_copy_mask(option):
+@pytest.mark.parametrize('option, value', [('d_generated', True), ('hard_mask', True),
+                                           ('copy_frames', 2)])
+def test_mask_options_need_a_copy_mask(option, value):
     with pytest.raises(UserError, match='--{} needs --copy-mask'.format(option.replace('_', '-'))):
-        models.model_config('tiny', **{option: True})
+        models.model_config('tiny', **{option: value})
 
 
 def _scaled(rgb):

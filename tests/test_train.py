@@ -173,6 +173,21 @@ def test_load_widens_the_generator_to_a_longer_history(clip_dirs, clips_hist5, t
     assert code == 2 and 'hist_len = 4' in err
 
 
+def test_load_widens_the_mask_to_older_frames(clip_dirs, tmp_path, capsys):
+    assert _train(capsys, clip_dirs[0], tmp_path / 'a', '-i', '1', '-b', '2',
+                  '--no-adversarial', '--copy-mask')[0] == 0
+    model = str(tmp_path / 'a' / 'TRAINED_L2.model')
+    code, out, err = _train(capsys, clip_dirs[0], tmp_path / 'b', '-i', '1', '-b', '2',
+                            '--no-adversarial', '-l', model, '--copy-frames', '3')
+    assert code == 0, err
+    assert 'its mask now copies from the 3 newest input frames instead of 1' in out
+    _, saved = checkpoint.read(str(tmp_path / 'b' / 'TRAINED_L2.model'), 'model')
+    assert saved['copy_frames'] == 3 and saved['g_maps'][-1][-1] == 6
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path / 'c', '-i', '1', '-b', '2',
+                          '-l', str(tmp_path / 'b' / 'TRAINED_L2.model'), '--copy-frames', '2')
+    assert code == 2 and 'copy_frames = 3' in err
+
+
 def test_rollout_trains_on_longer_clips_and_resumes_with_it(clip_dirs, clips_hist5, tmp_path,
                                                             capsys):
     """--rollout 2 with 4 input frames takes the last 6 frames of clips cut for a

@@ -82,17 +82,23 @@ def branch_loss(predictions, targets, l_num, alpha_num, lp_weight=1.0, gdl_weigh
 
 
 def mask_loss(predictions, targets, histories):
-    """Cross-entropy of the copy mask against the pixels whose every channel
-    stays within ``constants.PIXEL_CHANGE_THRESHOLD`` of the last input frame
-    (copy) or not (generate), summed over pixels like the pixel losses: a
-    target for the mask that does not saturate once it copies."""
+    """Cross-entropy of the copy mask against the frames it may copy that hold the
+    target pixel (every channel within ``constants.PIXEL_CHANGE_THRESHOLD``), or
+    the generated frame where none does: -log of the weight the mask gives them
+    together, summed over pixels like the pixel losses. A target that does not
+    saturate once the mask copies, and that does not ask which of two frames
+    showing the same colour to copy."""
     def one(logits, target, history):
         target, history = chainer.as_array(target), chainer.as_array(history)
         xp = chainer.backend.get_array_module(target)
         threshold = pixels.difference_to_model_scale(constants.PIXEL_CHANGE_THRESHOLD)
-        static = (xp.abs(target - history[:, -target.shape[1]:]) <= threshold).all(
-            axis=1, keepdims=True).astype(numpy.float32)
-        return F.sum(F.softplus(logits) - logits * static) / len(target)
+        c, end = target.shape[1], history.shape[1]
+        holds = xp.stack([(xp.abs(target - history[:, end - c * (j + 1):end - c * j])
+                           <= threshold).all(axis=1) for j in range(logits.shape[1])], axis=1)
+        right = xp.concatenate([~holds.any(axis=1, keepdims=True), holds], axis=1)
+        scores = F.concat([xp.zeros_like(logits.array[:, :1]), logits], axis=1)
+        chosen = F.where(right, scores, xp.full(scores.shape, -numpy.inf, scores.dtype))
+        return F.sum(F.logsumexp(scores, axis=1) - F.logsumexp(chosen, axis=1)) / len(target)
     return _mean_over_scales([one(l, t, h) for l, t, h in zip(
         _float32(predictions.keep_logits), targets, histories)])
 
