@@ -102,21 +102,32 @@ class Generator(chainer.Chain):
         return y
 
 
+def mask_scores(logits):
+    """The copy mask's scores (N, 1 + F, H, W): 0 for the generated frame, then its
+    ``logits`` (N, F, H, W) for the F newest input frames, newest first."""
+    xp = chainer.backend.get_array_module(logits)
+    return F.concat([xp.zeros_like(chainer.as_array(logits)[:, :1]), logits], axis=1)
+
+
+def copyable_frames(history, channels, count):
+    """The ``count`` newest frames of ``history`` (N, frames * channels, H, W), newest
+    first: what the copy mask's logits choose among."""
+    end = history.shape[1]
+    return [history[:, end - channels * (j + 1):end - channels * j] for j in range(count)]
+
+
 def _blend(logits, generated, history, hard):
     """The copy mask's prediction: the generated frame and the newest input frames of
-    ``history``, weighed by the softmax of (0, ``logits``), or with ``hard`` each
+    ``history``, weighed by the softmax of ``mask_scores``, or with ``hard`` each
     pixel the one they weigh most (the generated frame where they tie)."""
-    c = generated.shape[1]
     xp = chainer.backend.get_array_module(generated)
-    scores = F.concat([xp.zeros_like(logits.array[:, :1]), logits], axis=1)
+    scores = mask_scores(logits)
     if hard:
         weights = (xp.arange(scores.shape[1])[:, None, None] == scores.array.argmax(
             axis=1)[:, None]).astype(generated.dtype)
     else:
         weights = F.softmax(scores, axis=1)
-    end = history.shape[1]
-    choices = [generated] + [history[:, end - c * (j + 1):end - c * j]
-                             for j in range(logits.shape[1])]
+    choices = [generated] + copyable_frames(history, generated.shape[1], logits.shape[1])
     return sum(F.broadcast_to(weights[:, j:j + 1], generated.shape) * choice
                for j, choice in enumerate(choices))
 

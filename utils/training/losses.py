@@ -12,6 +12,7 @@ import chainer.functions as F
 import numpy
 
 import constants
+from models import generator
 from utils import pixels
 
 
@@ -92,11 +93,11 @@ def mask_loss(predictions, targets, histories):
         target, history = chainer.as_array(target), chainer.as_array(history)
         xp = chainer.backend.get_array_module(target)
         threshold = pixels.difference_to_model_scale(constants.PIXEL_CHANGE_THRESHOLD)
-        c, end = target.shape[1], history.shape[1]
-        holds = xp.stack([(xp.abs(target - history[:, end - c * (j + 1):end - c * j])
-                           <= threshold).all(axis=1) for j in range(logits.shape[1])], axis=1)
+        holds = xp.stack([(xp.abs(target - frame) <= threshold).all(axis=1) for frame in
+                          generator.copyable_frames(history, target.shape[1], logits.shape[1])],
+                         axis=1)
         right = xp.concatenate([~holds.any(axis=1, keepdims=True), holds], axis=1)
-        scores = F.concat([xp.zeros_like(logits.array[:, :1]), logits], axis=1)
+        scores = generator.mask_scores(logits)
         chosen = F.where(right, scores, xp.full(scores.shape, -numpy.inf, scores.dtype))
         return F.sum(F.logsumexp(scores, axis=1) - F.logsumexp(chosen, axis=1)) / len(target)
     return _mean_over_scales([one(l, t, h) for l, t, h in zip(
