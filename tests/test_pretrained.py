@@ -41,6 +41,7 @@ def test_shipped_generator_loads_and_predicts_a_full_frame(variant, frames_dir):
     # the recipe pretrained/README.md describes
     assert gen.config.copy_mask and gen.config.hard_mask and gen.config.palette
     assert gen.config.palette_radius == constants.PALETTE_RADIUS
+    assert gen.config.copy_frames == gen.config.hist_len == 5
     assert all(p.array.dtype == numpy.float32 for p in gen.params())
     video = sorted(framelib.list_videos(str(frames_dir / 'test')))[0]
     frames = framelib.read_video(video, framelib.ALL_FRAMES)[:gen.config.hist_len + 1]
