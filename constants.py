@@ -215,6 +215,10 @@ NUM_GIFS = 3
 GIF_SCALE = 2                # pixel upscaling of the pictures
 GIF_FRAME_MS = 250
 MAX_DB = 100.0               # PSNR / sharpness of an exact match, and their cap
+# A difference between two models' scores gets an interval from resampling whole test
+# videos this many times: windows of one video overlap, so they are not independent.
+INTERVAL_RESAMPLES = 10000
+INTERVAL_LEVEL = 0.95
 SSIM_SIGMA = 1.5
 SSIM_WIN = 11
 SSIM_K1 = 0.01

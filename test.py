@@ -49,7 +49,8 @@ def build_parser():
     p.add_argument('--stride', type=int, help="frames between window starts (default: the "
                                               "model's history length + steps: windows do not "
                                               "overlap)")
-    p.add_argument('--max-windows', type=int, help='score at most this many windows')
+    p.add_argument('--max-windows', type=int, help='score at most this many windows, spread '
+                   'evenly over every video (default: all)')
     p.add_argument('-o', '--out', default=constants.TEST_OUT_DIR, help='output directory' + d)
     p.add_argument('-g', '--gpu', type=int, default=-1, help='GPU id; -1 is the CPU' + d)
     p.add_argument('--device', help="a Chainer device string ('@numpy', '@cupy:0'); overrides -g")
@@ -155,16 +156,12 @@ def main(argv):
     hist_len = gen.config.hist_len
     stride = args.stride or hist_len + args.steps
 
-    def windows_of(videos, quiet=False):
-        return predict.make_windows(videos.counts, args.steps, stride, hist_len,
-                                    args.max_windows, quiet)
-
-    # Only the videos the windows need are read, one or two at a time.
-    videos = predict.load_videos(
-        args.test_dir, hist_len + args.steps, gen.config, 'one test window', frame_options(args),
-        args.test_list, enough=lambda v: args.max_windows and len(windows_of(v, True)) >=
-        args.max_windows)
-    windows = windows_of(videos)
+    # Every video is decoded once, to count its windows, then read again one or two at
+    # a time as its windows come.
+    videos = predict.load_videos(args.test_dir, hist_len + args.steps, gen.config,
+                                 'one test window', frame_options(args), args.test_list)
+    windows = predict.make_windows(videos.counts, args.steps, stride, hist_len,
+                                   args.max_windows)
     sizes = {videos.shapes[name][:2] for name, _ in windows}
     if args.save_predictions and len(sizes) > 1:
         raise UserError('{}: --save-predictions needs test videos of one frame size, not {}; '

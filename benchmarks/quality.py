@@ -13,7 +13,10 @@ share of moving pixels in their own colour, per step, every variant and copying
 the last frame), OUT/curves.png (the per-step curves), the sprite table in
 both (for each of Ms. Pac-Man and the four ghosts, the share of the truth's
 pixels in its colour that a prediction draws in that colour: the sprite kept,
-where it is and in its shape), OUT/sprites.png (its curves) and
+where it is and in its shape), OUT/sprites.png (its curves), the
+differences that decide the paper's claims (each variant against the one before
+it and against copy-last, per metric and step, with an interval from resampling
+whole test videos, and how many videos each way) in both, and
 OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
 prints the JSON table too. Arguments after -- go to every train.py run.
 With --pretrained, nothing is trained: the variants are the generators shipped
@@ -191,6 +194,34 @@ def sprite_table(saved):
         for name, masks in sprites} for label, frames in predicted.items()}
 
 
+def window_scores(saved):
+    """{row label: [{metric: score per window} per step]}: test.py's scores of every
+    window, again, from the saved predictions (the frames as it scored them)."""
+    first = next(iter(saved.values()))
+    last = first['inputs'][:, -1].astype(numpy.float64)
+    predicted = {VARIANTS[v][1]: s['model'] for v, s in saved.items()}
+    scores = {label: [] for label in list(predicted) + [COPY]}
+    for k in range(first['truth'].shape[1]):
+        y = first['truth'][:, k].astype(numpy.float64)
+        mask = metrics.changed_pixels(y, last)
+        for label, frames in predicted.items():
+            scores[label].append(metrics.frame_scores(y, frames[:, k].astype(numpy.float64),
+                                                      mask))
+        scores[COPY].append(metrics.frame_scores(y, last, mask))
+    return scores
+
+
+def differences(scores, videos):
+    """[{'a', 'b', metric: [metrics.paired_difference per step]}]: each variant against
+    the one listed before it (the paper's claims, with the default order: GDL above L2,
+    Adv+GDL above GDL) and against copying the last frame."""
+    labels = [label for label in scores if label != COPY]
+    pairs = list(zip(labels[1:], labels[:-1])) + [(label, COPY) for label in labels]
+    return [dict(a=a, b=b, **{m: [metrics.paired_difference(sa[m], sb[m], videos)
+                                  for sa, sb in zip(scores[a], scores[b])] for m, _ in METRICS})
+            for a, b in pairs]
+
+
 def markdown(result):
     def cell(v):
         return '-' if v is None else '{:.3f}'.format(v) if abs(v) < 10 else '{:.2f}'.format(v)
@@ -215,6 +246,22 @@ def markdown(result):
     for name, sprites in result['sprites'].items():
         for sprite, shares in sprites.items():
             lines.append('| ' + ' | '.join([name, sprite] + [cell(v) for v in shares]) + ' |')
+
+    def difference(d, metric):
+        if d is None:
+            return '-'
+        number = '{:+.4f}' if metric == 'ssim' else '{:+.2f}'
+        return (number + ' [' + number + ', ' + number + '], {} / {} of {}').format(
+            d['mean'], d['low'], d['high'], d['ahead'], d['behind'], d['videos'])
+    lines += ['', 'A - B: the mean difference over windows, its {:.0%} interval from '
+              'resampling whole test videos {:,} times, and on how many videos A is ahead / '
+              'behind.'.format(constants.INTERVAL_LEVEL, constants.INTERVAL_RESAMPLES), '']
+    head = ['A - B', 'metric'] + ['+{}'.format(k + 1) for k in range(result['steps'])]
+    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for pair in result['differences']:
+        for metric, label in METRICS:
+            lines.append('| ' + ' | '.join(['{} - {}'.format(pair['a'], pair['b']), label] +
+                                           [difference(d, metric) for d in pair[metric]]) + ' |')
     return '\n'.join(lines) + '\n'
 
 
@@ -302,6 +349,7 @@ def main(argv):
     saved = load_predictions(args, variants)
     result = table(args, scored)
     result['sprites'] = sprite_table(saved)
+    result['differences'] = differences(window_scores(saved), next(iter(saved.values()))['video'])
     safe_io.write_json(os.path.join(args.out, 'table.json'), result)
     with safe_io.atomic_path(os.path.join(args.out, 'table.md')) as tmp:
         with open(tmp, 'w') as f:

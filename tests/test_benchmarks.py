@@ -116,6 +116,21 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
             assert sprites['copy last frame'][name][k] == pytest.approx(expected)
     assert sprites['copy last frame']['Ms. Pac-Man'][0] is not None  # she is in every frame
     assert '| L2 | Ms. Pac-Man |' in (out / 'table.md').read_text()
+    # The paired differences: each variant against the one before it and against
+    # copy-last, from every window's scores again, so their means are the table's.
+    pairs = table['differences']
+    assert [(p['a'], p['b']) for p in pairs] == [
+        ('Adv+GDL', 'L2'), ('L2', 'copy last frame'), ('Adv+GDL', 'copy last frame')]
+    for pair in pairs:
+        for metric in table['rows']['L2'][0]:
+            for k, d in enumerate(pair[metric]):
+                a, b = table['rows'][pair['a']][k][metric], table['rows'][pair['b']][k][metric]
+                if a is None:
+                    assert d is None
+                else:
+                    assert d['mean'] == pytest.approx(a - b, abs=1e-9)
+                    assert d['low'] <= d['mean'] <= d['high'] and d['videos'] == 2
+    assert '| Adv+GDL - L2 | sharp. moving |' in (out / 'table.md').read_text()
     from PIL import Image
     gif = Image.open(out / 'compare_1.gif')
     assert gif.n_frames == 4 + 2 and gif.size[0] > 4 * 160  # truth | L2 | Adv+GDL | copy

@@ -92,11 +92,35 @@ def _counts(videos):
     return {name: len(frames) for name, frames in videos.items()}
 
 
+def test_paired_difference_resamples_whole_videos():
+    # Video a: differences 1 and 1; video b: 3 and 3. A draw of two videos gives a mean
+    # of 1, 2 or 3, each of 1 and 3 a quarter of the time: the 95% interval is [1, 3].
+    d = metrics.paired_difference([2, 2, 5, 5], [1, 1, 2, 2], ['a', 'a', 'b', 'b'])
+    assert d == dict(mean=2.0, low=1.0, high=3.0, ahead=2, behind=0, videos=2)
+    # The mean is over frames, not videos; a video whose differences cancel is neither
+    # ahead nor behind; frames without a score (NaN) are left out, with their video.
+    nan = float('nan')
+    d = metrics.paired_difference([0, 0, 0, 4, nan, 1, 7], [0, 1, -1, 0, 2, nan, 5],
+                                  ['a', 'a', 'a', 'b', 'c', 'c', 'd'])
+    assert (d['mean'], d['ahead'], d['behind'], d['videos']) == (1.2, 2, 0, 3)
+    assert d['low'] <= d['mean'] <= d['high']
+    assert metrics.paired_difference([nan], [1.0], ['a']) is None
+    # Seeded: the same call, the same interval.
+    again = metrics.paired_difference([0, 0, 0, 4, nan, 1, 7], [0, 1, -1, 0, 2, nan, 5],
+                                      ['a', 'a', 'a', 'b', 'c', 'c', 'd'])
+    assert again == d
+
+
 def test_windows_protocol(frames_dir):
     videos = _videos(frames_dir)                   # 2 videos of 24 frames
     windows = predict.make_windows(_counts(videos), steps=4, stride=8, hist_len=4)
     assert [s for _, s in windows] == [0, 8, 16, 0, 8, 16]
-    assert len(predict.make_windows(_counts(videos), 4, 8, 4, max_windows=4)) == 4
+    # Fewer windows are spread over every video and the whole of each.
+    spread = predict.make_windows(_counts(videos), 4, 8, 4, max_windows=4)
+    assert spread == [windows[0], windows[1], windows[3], windows[4]]
+    few = predict.make_windows(_counts(videos), 4, 8, 4, max_windows=2)
+    assert [s for _, s in few] == [0, 0] and len({name for name, _ in few}) == 2
+    assert predict.make_windows(_counts(videos), 4, 8, 4, max_windows=9) == windows
 
 
 def test_baseline_equals_model_that_copies_the_last_frame(frames_dir):

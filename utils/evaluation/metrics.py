@@ -115,3 +115,28 @@ def mean(values):
     values = numpy.asarray(values, numpy.float64)
     values = values[~numpy.isnan(values)]
     return float(values.mean()) if len(values) else None
+
+
+def paired_difference(a, b, groups, resamples=constants.INTERVAL_RESAMPLES,
+                      level=constants.INTERVAL_LEVEL, seed=constants.SEED):
+    """How far scores ``a`` lie above ``b`` of the same frames, and how surely.
+
+    ``groups`` names each frame's video. Returns None where no frame has both scores,
+    else ``mean`` (of a - b over the frames, as ``mean`` averages), ``low`` and ``high``
+    (a ``level`` percentile interval of that mean over ``resamples`` draws of whole
+    videos with replacement: a video's windows overlap, so resampling frames would
+    claim a certainty the data do not have) and ``ahead`` / ``behind`` / ``videos``
+    (on how many videos the mean difference is above / below zero, of how many).
+    """
+    d = numpy.asarray(a, numpy.float64) - numpy.asarray(b, numpy.float64)
+    scored = ~numpy.isnan(d)
+    if not scored.any():
+        return None
+    _, video = numpy.unique(numpy.asarray(groups)[scored], return_inverse=True)
+    sums = numpy.bincount(video, weights=d[scored])
+    counts = numpy.bincount(video)
+    draws = numpy.random.default_rng(seed).integers(len(sums), size=(resamples, len(sums)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    low, high = numpy.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return dict(mean=float(d[scored].mean()), low=float(low), high=float(high),
+                ahead=int((sums > 0).sum()), behind=int((sums < 0).sum()), videos=len(sums))

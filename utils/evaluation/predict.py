@@ -2,9 +2,10 @@
 
 For each video, windows of ``hist_len`` input frames followed by ``steps`` target
 frames start at frame 0 and every ``stride`` frames; every complete window is
-used (up to ``max_windows`` in all). Each prediction is fed back as the newest
-input frame. Scores are per predicted step, averaged over windows, for the model
-and for the copy-last-frame baseline, both through the same code.
+used, or ``max_windows`` of them spread evenly over every video. Each prediction
+is fed back as the newest input frame. Scores are per predicted step, averaged
+over windows, for the model and for the copy-last-frame baseline, both through
+the same code.
 """
 import collections
 import collections.abc
@@ -89,7 +90,8 @@ def window_starts(num_frames, steps, stride, hist_len):
 
 def make_windows(counts, steps, stride, hist_len, max_windows=None, quiet=False):
     """[(video name, start)] over videos of ``counts`` (name -> frames), shorter ones
-    skipped (with a warning unless ``quiet``)."""
+    skipped (with a warning unless ``quiet``); at most ``max_windows``, evenly spaced
+    in that list."""
     windows = []
     for name, count in counts.items():
         starts = window_starts(count, steps, stride, hist_len)
@@ -100,7 +102,11 @@ def make_windows(counts, steps, stride, hist_len, max_windows=None, quiet=False)
     if not windows:
         raise UserError('no test video has the {} frames one window needs; lower --steps or '
                         'add longer videos'.format(hist_len + steps))
-    return windows[:max_windows] if max_windows else windows
+    if max_windows and len(windows) > max_windows:
+        # Evenly spaced over the list, so over every video and the whole of each: the
+        # first windows alone would be the opening frames of the first video or two.
+        windows = [windows[i * len(windows) // max_windows] for i in range(max_windows)]
+    return windows
 
 
 def model_predictor(gen):
