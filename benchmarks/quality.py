@@ -4,6 +4,7 @@
         --preset small -i 5000 -s 4 --max-windows 64
     python benchmarks/quality.py ... --variants l2 gdl adv_gdl adv_gdl_residual -- --lr-g 5e-4
     python benchmarks/quality.py --pretrained -t data/images/test   # the shipped models
+    python benchmarks/quality.py --pool result/q_a result/q_b -o result/q_ab   # together
 
 Trains every variant with train.py on the same clips, with the same seed and
 iteration budget (OUT/<variant>/), scores its last generator with test.py's
@@ -20,7 +21,10 @@ whole test videos, and how many videos each way) in both, and
 OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
 prints the JSON table too. Arguments after -- go to every train.py run.
 With --pretrained, nothing is trained: the variants are the generators shipped
-in DIR/pacman_<variant>.model, scored and compared the same way.
+in DIR/pacman_<variant>.model, scored and compared the same way. With --pool,
+nothing is trained or scored: the windows earlier runs scored into their OUTs
+(on several sets of test videos, say) are put together, and the tables, curves
+and differences written of all of them.
 
 Killed, it continues where it stopped when run again with the same arguments:
 each variant's training resumes from its newest snapshot (train.py -r) and a
@@ -89,6 +93,10 @@ def build_parser():
                    help='score the generators shipped in DIR (default {}) as '
                    'pacman_<variant>.model instead of training'.format(
                        constants.PRETRAINED_DIR))
+    p.add_argument('--pool', nargs='+', metavar='OUT',
+                   help='train and score nothing: pool the windows that earlier runs scored '
+                   'into these OUT directories (each on other test videos, say) and write the '
+                   'tables, curves and differences of all of them together to -o')
     add_common_flags(p)
     return p
 
@@ -171,10 +179,35 @@ def table(args, scored):
                 preset=args.preset, rows=rows)
 
 
-def load_predictions(args, variants):
-    """Each variant's predictions.npz, as test.py saved them, by variant."""
-    return {v: safe_io.load_npz(os.path.join(args.out, v, 'test', 'predictions.npz'),
+def load_predictions(out, variants):
+    """Each variant's predictions.npz in ``out``, as test.py saved them, by variant."""
+    return {v: safe_io.load_npz(os.path.join(out, v, 'test', 'predictions.npz'),
                                 'predictions file') for v in variants}
+
+
+def pooled_predictions(outs, variants):
+    """``load_predictions`` of every OUT in ``outs``, their windows one after another."""
+    sets = []
+    for out in outs:
+        for v in variants:
+            if not os.path.isfile(os.path.join(out, v, 'test', 'predictions.npz')):
+                raise UserError('{}: no predictions of {} there; score it with -o {} first, '
+                                'or leave it out of --variants'.format(out, v, out))
+        sets.append(load_predictions(out, variants))
+
+    def protocol(saved):
+        inputs, truth = saved[variants[0]]['inputs'], saved[variants[0]]['truth']
+        return '{} input and {} predicted frames of {}x{}'.format(
+            inputs.shape[1], truth.shape[1], truth.shape[3], truth.shape[2])
+    for out, saved in zip(outs[1:], sets[1:]):
+        if protocol(saved) != protocol(sets[0]):
+            raise UserError('{}: windows of {}, but {} has {}; pool runs of one protocol and '
+                            'frame size'.format(out, protocol(saved), outs[0], protocol(sets[0])))
+    # The inputs and the truth are the same for every variant: one copy serves them all.
+    shared = {key: numpy.concatenate([s[variants[0]][key] for s in sets])
+              for key in ('inputs', 'truth', 'video', 'start')}
+    return {v: dict(shared, model=numpy.concatenate([s[v]['model'] for s in sets]))
+            for v in variants}
 
 
 def sprite_table(saved):
@@ -225,7 +258,9 @@ def differences(scores, videos):
 def markdown(result):
     def cell(v):
         return '-' if v is None else '{:.3f}'.format(v) if abs(v) < 10 else '{:.2f}'.format(v)
-    if 'pretrained' in result:
+    if 'pooled' in result:
+        source = 'pooled from {}'.format(', '.join('`{}`'.format(d) for d in result['pooled']))
+    elif 'pretrained' in result:
         source = 'the generators shipped in `{}`'.format(result['pretrained'])
     else:
         source = '{} iterations of the `{}` preset per variant'.format(result['iterations'],
@@ -312,6 +347,15 @@ def main(argv):
     if min(args.iterations, args.steps, args.max_windows) < 1 or args.gifs < 0:
         raise UserError('-i, -s and --max-windows must be at least 1, --gifs at least 0')
     variants = list(dict.fromkeys(args.variants))
+    if args.pool:
+        saved = pooled_predictions(args.pool, variants)
+        scores = window_scores(saved)
+        rows = {label: [{m: metrics.mean(step[m]) for m, _ in METRICS} for step in steps]
+                for label, steps in scores.items()}
+        report(args, variants, saved, scores, dict(
+            steps=len(rows[COPY]), windows=len(saved[variants[0]]['video']), pooled=args.pool,
+            rows=rows))
+        return
     if args.pretrained:
         paths = [pretrained_path(args, v) for v in variants]
         missing = [p for p in paths if not os.path.isfile(p)]
@@ -346,10 +390,15 @@ def main(argv):
             bar.update()
     finally:
         bar.close()
-    saved = load_predictions(args, variants)
-    result = table(args, scored)
+    saved = load_predictions(args.out, variants)
+    report(args, variants, saved, window_scores(saved), table(args, scored))
+
+
+def report(args, variants, saved, scores, result):
+    """Adds the sprite table and the differences to ``result`` and writes it all to OUT."""
     result['sprites'] = sprite_table(saved)
-    result['differences'] = differences(window_scores(saved), next(iter(saved.values()))['video'])
+    result['differences'] = differences(scores, saved[variants[0]]['video'])
+    os.makedirs(args.out, exist_ok=True)
     safe_io.write_json(os.path.join(args.out, 'table.json'), result)
     with safe_io.atomic_path(os.path.join(args.out, 'table.md')) as tmp:
         with open(tmp, 'w') as f:

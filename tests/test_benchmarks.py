@@ -131,6 +131,26 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
                     assert d['mean'] == pytest.approx(a - b, abs=1e-9)
                     assert d['low'] <= d['mean'] <= d['high'] and d['videos'] == 2
     assert '| Adv+GDL - L2 | sharp. moving |' in (out / 'table.md').read_text()
+    # Pooled: the windows of several runs' scores together (here one run's twice, so
+    # every mean is the run's own), with nothing trained or scored again.
+    pooled = tmp_path / 'pooled'
+    code, text, err = _run('quality.py', '--pool', str(out), str(out), '-o', str(pooled),
+                           '--variants', 'l2', 'adv_gdl', '--gifs', '0')
+    assert code == 0, err
+    both = json.loads(text)
+    assert both['windows'] == 6 and both['pooled'] == [str(out)] * 2
+    for label, rows in table['rows'].items():
+        for mine, theirs in zip(both['rows'][label], rows):
+            assert mine == pytest.approx(theirs, abs=1e-9)
+    for label, sprites in table['sprites'].items():
+        for name, shares in sprites.items():
+            assert [None if v is None else pytest.approx(v) for v in shares] == \
+                both['sprites'][label][name]
+    assert 'pooled from' in (pooled / 'table.md').read_text()
+    code, text, err = _run('quality.py', '--pool', str(out), str(tmp_path), '-o', str(pooled),
+                           '--variants', 'l2')
+    assert code == 2 and text == '' and err.count('\n') == 1
+    assert err.startswith('error: {}: no predictions of l2 there'.format(tmp_path))
     from PIL import Image
     gif = Image.open(out / 'compare_1.gif')
     assert gif.n_frames == 4 + 2 and gif.size[0] > 4 * 160  # truth | L2 | Adv+GDL | copy
