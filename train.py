@@ -149,7 +149,9 @@ def build_parser():
                    help='iterations between full-frame evaluations; 0: none' + d)
     p.add_argument('--eval-dir', default=constants.TEST_DIR,
                    help='videos for the full-frame evaluation' + d)
-    p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS, help=d[1:])
+    p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS,
+                   help='windows (of one predicted frame) each evaluation scores, spread '
+                   'evenly over up to as many videos' + d)
     p.add_argument('--divergence-factor', type=float, default=constants.DIVERGENCE_LOSS_FACTOR,
                    help="warn when G's loss over the last tenth of --divergence-window "
                         'iterations averages this many times its average before; 0: off' + d)
