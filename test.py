@@ -156,12 +156,10 @@ def main(argv):
     hist_len = gen.config.hist_len
     stride = args.stride or hist_len + args.steps
 
-    # Every video is decoded once, to count its windows, then read again one or two at
-    # a time as its windows come.
-    videos = predict.load_videos(args.test_dir, hist_len + args.steps, gen.config,
-                                 'one test window', frame_options(args), args.test_list)
-    windows = predict.make_windows(videos.counts, args.steps, stride, hist_len,
-                                   args.max_windows)
+    # Only the videos the windows fall in are read, one or two at a time.
+    videos, windows = predict.load_windows(args.test_dir, args.steps, stride, gen.config,
+                                           'one test window', frame_options(args),
+                                           args.test_list, args.max_windows)
     sizes = {videos.shapes[name][:2] for name, _ in windows}
     if args.save_predictions and len(sizes) > 1:
         raise UserError('{}: --save-predictions needs test videos of one frame size, not {}; '

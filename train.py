@@ -151,7 +151,7 @@ def build_parser():
                    help='videos for the full-frame evaluation' + d)
     p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS,
                    help='windows (of one predicted frame) each evaluation scores, spread '
-                   'evenly over up to as many videos' + d)
+                   'evenly over the videos; 0: all' + d)
     p.add_argument('--divergence-factor', type=float, default=constants.DIVERGENCE_LOSS_FACTOR,
                    help="warn when G's loss over the last tenth of --divergence-window "
                         'iterations averages this many times its average before; 0: off' + d)
@@ -196,7 +196,7 @@ def _check_args(args):
 
 
 class Plan(collections.namedtuple('Plan', 'config adversarial dtype training device dataset '
-                                          'terms snapshot load eval_videos')):
+                                          'terms snapshot load evaluation')):
     """Everything a run is made of, resolved and checked before any file is written."""
 
     @property
@@ -328,16 +328,15 @@ def resolve(args, comm=None):
     terms = losses.generator_terms(
         settings.loss_weights(train_settings), train_settings['l_num'],
         train_settings['alpha_num'], adversarial, config.copy_mask)
-    eval_videos = None
+    evaluation = None
     if args.eval_interval and os.path.isdir(args.eval_dir):
-        # Only as many videos as the evaluation's windows need, kept in memory.
-        eval_videos = predict.load_videos(
-            args.eval_dir, config.clip_len, config, 'the full-frame evaluation',
-            enough=(lambda v: len(v) >= args.eval_windows) if args.eval_windows else None,
-            keep=None)
+        # (videos, windows): only the videos the windows fall in, kept in memory.
+        evaluation = predict.load_windows(args.eval_dir, 1, config.clip_len, config,
+                                          'the full-frame evaluation',
+                                          max_windows=args.eval_windows, keep=None)
     plan = Plan(config, adversarial, dtype, train_settings, device,
                 _dataset(args, config, comm, train_settings), terms, snapshot,
-                load, eval_videos)
+                load, evaluation)
     if snapshot:
         _check_snapshot(plan, args.data)
         run_folder.best_record(args.out, adversarial)  # the best so far, read when evaluating
@@ -432,10 +431,8 @@ def _extend_reporting(trainer, args, plan):
     if plan.adversarial:
         entries += ['dis/loss', 'dis/accuracy']
     entries.append('psnr')
-    if plan.eval_videos:
-        windows = predict.make_windows(plan.eval_videos.counts, 1, plan.config.clip_len,
-                                       plan.config.hist_len, args.eval_windows)
-        trainer.extend(ext.FullFrameEvaluation(plan.eval_videos, windows),
+    if plan.evaluation:
+        trainer.extend(ext.FullFrameEvaluation(*plan.evaluation),
                        trigger=(args.eval_interval, 'iteration'))
         trainer.extend(ext.KeepBest(), trigger=(args.eval_interval, 'iteration'))
         entries += ['eval/psnr', 'eval/psnr_moving']

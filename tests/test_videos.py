@@ -192,10 +192,13 @@ def test_test_videos_are_read_as_needed_and_not_kept(pacman, tmp_path):
     for k in range(4):
         _write(tmp_path / 'v{}.avi'.format(k), pacman[:10 + k], lossless=True)
     config = models.model_config('tiny')
-    # enough windows after two videos: the others are not even decoded
-    videos = predict.load_videos(str(tmp_path), 6, config, 'a window',
-                                 enough=lambda v: len(v) >= 2)
-    assert list(videos.counts.values()) == [10, 11]
+    # 6 windows of 4 + 2 frames in all (1, 1, 2 and 2); 2 of them, spread over the list,
+    # fall in the 1st and 3rd videos: the others are not even decoded
+    videos, windows = predict.load_windows(str(tmp_path), 2, 6, config, 'a window',
+                                           max_windows=2)
+    names = [str(tmp_path / 'v{}.avi'.format(k)) for k in range(4)]
+    assert windows == [(names[0], 0), (names[2], 6)]
+    assert videos.counts == {names[0]: 10, names[2]: 12}
     videos = predict.load_videos(str(tmp_path), 6, config, 'a window')
     for path in videos:
         assert len(videos[path]) == videos.counts[path]

@@ -53,12 +53,13 @@ class Videos(collections.abc.Mapping):
 
 
 def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES,
-                listfile=None, enough=None, keep=2):
+                listfile=None, pick=None, keep=2):
     """``Videos`` under ``directory`` (or those ``listfile`` names there) that decode
     to at least ``min_frames`` frames (others are skipped with a warning), checked to
     be large enough for every scale of ``config``'s generator. Each is decoded here
     to know it is whole, and kept as ``Videos`` keeps what it reads, so the first
-    windows need not decode it again. Stops when ``enough(videos)``."""
+    windows need not decode it again. ``pick``, given every video's frame count as
+    it reports it (path -> count), names those to decode (default: all)."""
     videos = Videos(options, keep)
 
     def decoded_frames(path):  # the whole video decodes, and into how many frames
@@ -68,8 +69,9 @@ def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES
             videos.store(path, numpy.stack(frames))
         return len(frames)
 
-    listed = [path for path, _ in framelib.usable_videos(directory, min_frames, what, options,
-                                                         listfile)]
+    counted = framelib.usable_videos(directory, min_frames, what, options, listfile)
+    chosen = set(pick(dict(counted))) if pick else None
+    listed = [path for path, _ in counted if chosen is None or path in chosen]
     for path, count in framelib.usable(listed, decoded_frames, min_frames, what):
         shape = videos.shapes[path]
         if min(shape[:2]) < config.min_frame_size:
@@ -77,11 +79,30 @@ def load_videos(directory, min_frames, config, what, options=framelib.ALL_FRAMES
                             'for its {} scales'.format(path, shape[1], shape[0],
                                                        config.min_frame_size, config.num_scales))
         videos.counts[path] = count
-        if enough is not None and enough(videos):
-            break
     if not videos:
         raise UserError('{}: no video could be decoded; see the warnings above'.format(directory))
     return videos
+
+
+def load_windows(directory, steps, stride, config, what, options=framelib.ALL_FRAMES,
+                 listfile=None, max_windows=None, keep=2):
+    """``(videos, windows)``: ``make_windows`` of the videos under ``directory`` as their
+    frame counts are reported, so that ``max_windows`` spread over every video and only
+    the videos they fall in are decoded (``load_videos``), less any window of a video
+    that decoded to fewer frames than it reported."""
+    planned = []
+
+    def pick(counts):
+        planned.extend(make_windows(counts, steps, stride, config.hist_len, max_windows))
+        return {name for name, _ in planned}
+    videos = load_videos(directory, config.hist_len + steps, config, what, options, listfile,
+                         pick, keep)
+    windows = [(name, start) for name, start in planned if name in videos.counts and
+               start + config.hist_len + steps <= videos.counts[name]]
+    if not windows:
+        raise UserError('{}: no video decodes to the {} frames one window needs'.format(
+            directory, config.hist_len + steps))
+    return videos, windows
 
 
 def window_starts(num_frames, steps, stride, hist_len):
