@@ -210,21 +210,27 @@ def pooled_predictions(outs, variants):
             for v in variants}
 
 
+def predicted_frames(saved):
+    """{row label: uint8 frames (windows, steps, H, W, 3)}: each variant's saved
+    predictions, then copying the last frame (each window's last input, repeated)."""
+    first = next(iter(saved.values()))
+    frames = {VARIANTS[v][1]: s['model'] for v, s in saved.items()}
+    frames[COPY] = numpy.broadcast_to(first['inputs'][:, -1:], first['truth'].shape)
+    return frames
+
+
 def sprite_table(saved):
     """{row label: {sprite: [share per step]}}: for each sprite of
     ``constants.PACMAN_SPRITES``, the share (%) of the truth's pixels in its colour that
     each variant, and copying the last frame, draw in that colour (a mean over the frames
     that show it; None at a step where none does)."""
-    first = next(iter(saved.values()))
-    truth = first['truth'].astype(numpy.float32)
-    predicted = {VARIANTS[v][1]: s['model'] for v, s in saved.items()}
-    predicted[COPY] = numpy.broadcast_to(first['inputs'][:, -1:], truth.shape)
+    truth = next(iter(saved.values()))['truth'].astype(numpy.float32)
     sprites = [(name, [metrics.colour_pixels(truth[:, k], colour)
                        for k in range(truth.shape[1])])
                for name, colour in constants.PACMAN_SPRITES]
     return {label: {name: [metrics.mean(metrics.colour_share(
         truth[:, k], frames[:, k].astype(numpy.float32), mask)) for k, mask in enumerate(masks)]
-        for name, masks in sprites} for label, frames in predicted.items()}
+        for name, masks in sprites} for label, frames in predicted_frames(saved).items()}
 
 
 def window_scores(saved):
@@ -232,15 +238,14 @@ def window_scores(saved):
     window, again, from the saved predictions (the frames as it scored them)."""
     first = next(iter(saved.values()))
     last = first['inputs'][:, -1].astype(numpy.float64)
-    predicted = {VARIANTS[v][1]: s['model'] for v, s in saved.items()}
-    scores = {label: [] for label in list(predicted) + [COPY]}
+    predicted = predicted_frames(saved)
+    scores = {label: [] for label in predicted}
     for k in range(first['truth'].shape[1]):
         y = first['truth'][:, k].astype(numpy.float64)
         mask = metrics.changed_pixels(y, last)
         for label, frames in predicted.items():
             scores[label].append(metrics.frame_scores(y, frames[:, k].astype(numpy.float64),
                                                       mask))
-        scores[COPY].append(metrics.frame_scores(y, last, mask))
     return scores
 
 
