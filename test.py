@@ -70,7 +70,8 @@ def build_parser():
                         '--palette-radius)')
     p.add_argument('--save-predictions', action='store_true',
                    help='also write OUT/predictions.npz: every window\'s inputs, truth and '
-                        'model predictions as uint8, for scoring with other tools')
+                        'model predictions as uint8, and its scores, for scoring with other '
+                        'tools')
     add_common_flags(p)
     return p
 
@@ -125,13 +126,15 @@ def draw_sample(out, i, sample):
                       list(zip(*labels)))
 
 
-def save_predictions(path, videos, windows, hist_len, steps, model):
-    """OUT/predictions.npz (format in the README): windows in scoring order."""
+def save_predictions(path, videos, windows, hist_len, steps, result):
+    """OUT/predictions.npz (format in the README): windows in scoring order, with their
+    scores, so that other tools need not score them again."""
     clips = numpy.stack([videos[name][s:s + hist_len + steps] for name, s in windows])
     safe_io.save_npz(path, dict(
-        inputs=clips[:, :hist_len], truth=clips[:, hist_len:], model=model,
+        inputs=clips[:, :hist_len], truth=clips[:, hist_len:],
+        model=numpy.concatenate(result.predictions),
         video=numpy.array([name for name, _ in windows], dtype=str),
-        start=numpy.array([s for _, s in windows], numpy.int64)))
+        start=numpy.array([s for _, s in windows], numpy.int64), **result.per_window()))
 
 
 @cli
@@ -180,7 +183,7 @@ def main(argv):
         draw_sample(args.out, i, sample)
     if args.save_predictions:
         save_predictions(os.path.join(args.out, 'predictions.npz'), videos, windows, hist_len,
-                         args.steps, numpy.concatenate(result.predictions))
+                         args.steps, result)
     print(table(per_step))
     print('{} windows from {} videos; wrote metrics.json, metrics.png{} and {} sample GIF/PNG '
           'pairs to {}'.format(len(windows), len(videos),

@@ -206,7 +206,8 @@ def pooled_predictions(outs, variants):
     # The inputs and the truth are the same for every variant: one copy serves them all.
     shared = {key: numpy.concatenate([s[variants[0]][key] for s in sets])
               for key in ('inputs', 'truth', 'video', 'start')}
-    return {v: dict(shared, model=numpy.concatenate([s[v]['model'] for s in sets]))
+    own = set.intersection(*(set(s[v]) for s in sets for v in variants)) - set(shared)
+    return {v: dict(shared, **{key: numpy.concatenate([s[v][key] for s in sets]) for key in own})
             for v in variants}
 
 
@@ -235,8 +236,15 @@ def sprite_table(saved):
 
 def window_scores(saved):
     """{row label: [{metric: score per window} per step]}: test.py's scores of every
-    window, again, from the saved predictions (the frames as it scored them)."""
+    window, as it saved them, or scored again from the saved predictions (the frames as
+    it scored them) where a file from before it saved scores lacks them."""
     first = next(iter(saved.values()))
+    keys = ['{}_{}'.format(who, m) for who in ('model', 'last_frame') for m, _ in METRICS]
+    if all(key in s for s in saved.values() for key in keys):
+        rows = {VARIANTS[v][1]: s for v, s in saved.items()}
+        rows[COPY] = {'model_' + m: first['last_frame_' + m] for m, _ in METRICS}
+        return {label: [{m: s['model_' + m][:, k] for m, _ in METRICS}
+                        for k in range(first['truth'].shape[1])] for label, s in rows.items()}
     last = first['inputs'][:, -1].astype(numpy.float64)
     predicted = predicted_frames(saved)
     scores = {label: [] for label in predicted}

@@ -84,7 +84,18 @@ def test_comparison_without_pytorch_is_one_line_before_any_timing():
     assert code == 2 and err == 'error: /no/such/python: No such file or directory\n'
 
 
-def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path):
+def _quality_module(monkeypatch):
+    """benchmarks/quality.py, imported as the script runs."""
+    import importlib.util
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))
+    spec = importlib.util.spec_from_file_location(
+        'quality', os.path.join(ROOT, 'benchmarks', 'quality.py'))
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    return quality
+
+
+def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path, monkeypatch):
     out = tmp_path / 'q'
     common = ['-d', clip_dirs[0], '-t', str(frames_dir / 'test'), '-o', str(out), '--preset',
               'tiny', '-s', '2', '--max-windows', '3', '--gifs', '2', '--variants', 'l2',
@@ -131,6 +142,17 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
                     assert d['mean'] == pytest.approx(a - b, abs=1e-9)
                     assert d['low'] <= d['mean'] <= d['high'] and d['videos'] == 2
     assert '| Adv+GDL - L2 | sharp. moving |' in (out / 'table.md').read_text()
+    # The window scores test.py saved are those scored again from the saved frames, as
+    # they are for files from before it saved them.
+    quality = _quality_module(monkeypatch)
+    saved = quality.load_predictions(str(out), ['l2', 'adv_gdl'])
+    frames_only = {v: {k: a for k, a in s.items() if k in ('inputs', 'truth', 'model', 'video',
+                                                            'start')} for v, s in saved.items()}
+    for label, steps in quality.window_scores(frames_only).items():
+        for k, step in enumerate(steps):
+            for metric, values in step.items():
+                numpy.testing.assert_allclose(quality.window_scores(saved)[label][k][metric],
+                                              values, rtol=0, atol=1e-12)
     # Pooled: the windows of several runs' scores together (here one run's twice, so
     # every mean is the run's own), with nothing trained or scored again.
     pooled = tmp_path / 'pooled'
@@ -169,14 +191,9 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path)
 
 def test_every_quality_variant_is_a_model_train_py_builds(monkeypatch):
     """Each variant's flags parse in train.py and give a valid, distinct model and loss."""
-    import importlib.util
     import models
     import train
-    monkeypatch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))  # as the script runs
-    spec = importlib.util.spec_from_file_location(
-        'quality', os.path.join(ROOT, 'benchmarks', 'quality.py'))
-    quality = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(quality)
+    quality = _quality_module(monkeypatch)
     seen = set()
     for name, (flags, _) in quality.VARIANTS.items():
         options = train._model_options(train.build_parser().parse_args(flags), None, False)

@@ -146,12 +146,19 @@ def test_predictions_for_other_tools(peaked_run, frames_dir, tmp_path, capsys):
         rolled = predict.rollout(predict.model_predictor(gen), x[lo:lo + constants.TEST_BATCH], 3)
         assert numpy.array_equal(saved['model'][lo:lo + constants.TEST_BATCH],
                                  numpy.stack([pixels.to_uint8(p) for p in rolled], axis=1))
-    # ...and they score as test.py reported
+    # ...and they score as test.py reported, window by window as saved beside them
     reported = json.loads((tmp_path / 'metrics.json').read_text())['per_step']
+    last = saved['inputs'][:, -1].astype(numpy.float64)
     for k in range(3):
-        truth, model = (saved[key][:, k].astype(numpy.float64) for key in ('truth', 'model'))
-        assert metrics.mean(metrics.psnr(truth, model)) == pytest.approx(
-            reported[k]['model']['psnr'], abs=1e-9)
+        truth = saved['truth'][:, k].astype(numpy.float64)
+        mask = metrics.changed_pixels(truth, last)
+        for who, frames in (('model', saved['model'][:, k]), ('last_frame', last)):
+            scores = metrics.frame_scores(truth, frames.astype(numpy.float64), mask)
+            for name, values in scores.items():
+                assert saved['{}_{}'.format(who, name)].shape == (5, 3)
+                numpy.testing.assert_allclose(saved['{}_{}'.format(who, name)][:, k], values,
+                                              rtol=0, atol=1e-12)
+                assert metrics.mean(values) == pytest.approx(reported[k][who][name], abs=1e-9)
 
 
 def _lock_holder(clips, out):

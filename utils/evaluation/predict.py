@@ -169,6 +169,13 @@ class Evaluation:
                                     for who in ('model', 'last_frame')})
                 for k in range(len(self.scores['model']))]
 
+    def per_window(self):
+        """{'<who>_<metric>': float64 (windows, steps)}: every window's scores, NaN where
+        a frame has nothing to score (no moving pixels)."""
+        return {'{}_{}'.format(who, m): numpy.array([steps[m] for steps in self.scores[who]],
+                                                    numpy.float64).T
+                for who in self.scores for m in METRICS}
+
 
 def evaluate(gen, videos, windows, steps, device, batch_size=constants.TEST_BATCH,
              motion_threshold=constants.PIXEL_CHANGE_THRESHOLD, num_samples=0, predictor=None,
