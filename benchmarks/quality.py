@@ -241,10 +241,11 @@ def window_scores(saved):
     first = next(iter(saved.values()))
     keys = ['{}_{}'.format(who, m) for who in ('model', 'last_frame') for m, _ in METRICS]
     if all(key in s for s in saved.values() for key in keys):
-        rows = {VARIANTS[v][1]: s for v, s in saved.items()}
-        rows[COPY] = {'model_' + m: first['last_frame_' + m] for m, _ in METRICS}
-        return {label: [{m: s['model_' + m][:, k] for m, _ in METRICS}
-                        for k in range(first['truth'].shape[1])] for label, s in rows.items()}
+        arrays = {VARIANTS[v][1]: {m: s['model_' + m] for m, _ in METRICS}
+                  for v, s in saved.items()}
+        arrays[COPY] = {m: first['last_frame_' + m] for m, _ in METRICS}
+        return {label: [{m: a[:, k] for m, a in row.items()}
+                        for k in range(first['truth'].shape[1])] for label, row in arrays.items()}
     last = first['inputs'][:, -1].astype(numpy.float64)
     predicted = predicted_frames(saved)
     scores = {label: [] for label in predicted}
