@@ -148,11 +148,12 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path,
     saved = quality.load_predictions(str(out), ['l2', 'adv_gdl'])
     frames_only = {v: {k: a for k, a in s.items() if k in ('inputs', 'truth', 'model', 'video',
                                                             'start')} for v, s in saved.items()}
+    as_saved = quality.window_scores(saved)
     for label, steps in quality.window_scores(frames_only).items():
         for k, step in enumerate(steps):
             for metric, values in step.items():
-                numpy.testing.assert_allclose(quality.window_scores(saved)[label][k][metric],
-                                              values, rtol=0, atol=1e-12)
+                numpy.testing.assert_allclose(as_saved[label][k][metric], values, rtol=0,
+                                              atol=1e-12)
     # Pooled: the windows of several runs' scores together (here one run's twice, so
     # every mean is the run's own), with nothing trained or scored again.
     pooled = tmp_path / 'pooled'
