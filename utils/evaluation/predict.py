@@ -172,7 +172,7 @@ class Evaluation:
     def per_window(self):
         """{'<who>_<metric>': float64 (windows, steps)}: every window's scores, NaN where
         a frame has nothing to score (no moving pixels)."""
-        return {'{}_{}'.format(who, m): numpy.array([steps[m] for steps in self.scores[who]],
+        return {'{}_{}'.format(who, m): numpy.array([step[m] for step in self.scores[who]],
                                                     numpy.float64).T
                 for who in self.scores for m in METRICS}
 
