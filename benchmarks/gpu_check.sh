@@ -3,10 +3,12 @@
 #   1. the GPU tests (pytest -m gpu);
 #   2. the paper preset on the GPU: 300 iterations, resumed to 400, then test.py,
 #      in float32 and in mixed16;
-#   3. speed beside the PyTorch twin (benchmarks/compare_torch.py --gpu), and
+#   3. the shipped Adv+GDL generator tested on the GPU and on the CPU, the same windows;
+#   4. speed beside the PyTorch twin (benchmarks/compare_torch.py --gpu), and
 #      Chainer's own convolution beside this project's;
-#   4. with the time left, the shipped Adv+GDL generator fine-tuned on the GPU
-#      on each clip folder named in TUNE (side by side on the one GPU).
+#   5. with the time left, each generator named in TUNE fine-tuned on the GPU (side by
+#      side on the one GPU), and each one's generator saved at the last iteration that
+#      all of them reached, for a fair comparison.
 # Each step is cut to fit BUDGET seconds and logs to OUT/logs/<step>.log; a
 # failed step is recorded in OUT/summary.txt and the next one runs. At the end
 # the logs are packed into OUT/gpu_check.tgz (for machines that return few files).
@@ -17,8 +19,9 @@
 # Environment: PY (the Python), G (GPU id; -1 runs on the CPU), BUDGET (seconds,
 # default 3600), QUICK=1 (a few iterations per step), ROUNDS (of the comparison),
 # TORCH_PY (a Python with PyTorch; default PY), TORCH_REF (the twin; default
-# ../shared/bench/torch_ref.py), TUNE ("NAME=CLIPS:BATCH ..."), TUNE_ITERS (where
-# fine-tuning ends), PRESET (step 2's, default paper).
+# ../shared/bench/torch_ref.py), TUNE ("NAME=MODEL:CLIPS:BATCH[:FLAGS] ...", FLAGS
+# train.py's extra flags with commas for spaces), TUNE_ITERS (where fine-tuning ends),
+# PRESET (step 2's, default paper).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${1:-result/gpu-check}
@@ -39,9 +42,9 @@ SUMMARY=$OUT/summary.txt
 export PYTHONUNBUFFERED=1
 
 if [ "$QUICK" = 1 ]; then
-    ITERS=(6 8); BENCH_ITERS=2; CLIPS=400; WINDOWS=2
+    ITERS=(6 8); BENCH_ITERS=2; CLIPS=400; WINDOWS=2; TUNE_EVERY=4
 else
-    ITERS=(300 400); BENCH_ITERS=20; CLIPS=3000; WINDOWS=8
+    ITERS=(300 400); BENCH_ITERS=20; CLIPS=3000; WINDOWS=8; TUNE_EVERY=200
 fi
 ROUNDS=${ROUNDS:-2}
 
@@ -129,6 +132,41 @@ EOF
     cp "$run/test/metrics.json" "$OUT/logs/test_${dtype}_metrics.json" 2>/dev/null
 done
 
+# The shipped generator on the GPU and on the CPU, the same windows: the scores agree
+# up to the GPU's rounding (TF32), which may flip a pixel at the hard mask's 1/2.
+for where in gpu cpu; do
+    g=$G; [ $where = cpu ] && g=-1
+    step "test_pretrained_$where" 120 "$PY" test.py -g "$g" -m pretrained/pacman_adv_gdl.model \
+        -t "$DATA/test" -s 4 --max-windows "$WINDOWS" --gifs 1 \
+        -o "$OUT/runs/pretrained_$where/test" --no-progress
+done
+step test_pretrained_agree 30 "$PY" - "$OUT/runs/pretrained_gpu/test/metrics.json" \
+    "$OUT/runs/pretrained_cpu/test/metrics.json" <<'EOF'
+import json
+import sys
+
+
+def leaves(tree, path=()):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from leaves(v, path + (str(k),))
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            yield from leaves(v, path + (str(i),))
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        yield '/'.join(path), tree
+
+
+gpu, cpu = (dict(leaves(json.load(open(p))['per_step'])) for p in sys.argv[1:])
+assert gpu.keys() == cpu.keys(), 'different metrics'
+worst = max(gpu, key=lambda k: abs(gpu[k] - cpu[k]) / max(1.0, abs(cpu[k])))
+print(len(gpu), 'figures; the furthest apart:', worst, gpu[worst], 'on the GPU,', cpu[worst],
+      'on the CPU')
+assert all(abs(gpu[k] - cpu[k]) <= 0.02 * max(1.0, abs(cpu[k])) for k in gpu), 'GPU != CPU'
+EOF
+cp "$OUT/runs/pretrained_gpu/test/metrics.json" "$OUT/logs/test_pretrained_gpu_metrics.json" \
+    2>/dev/null
+
 # Speed: this project beside PyTorch, the same model, median of ROUNDS.
 if [ -f "$TORCH_REF" ]; then
     step compare_torch 200 "$PY" benchmarks/compare_torch.py --torch-python "$TORCH_PY" \
@@ -146,24 +184,47 @@ step predict_paper_mixed16 60 "$PY" benchmarks/predict_frames.py --preset paper 
 step predict_paper_stock_conv 60 "$PY" benchmarks/predict_frames.py --preset paper -g "$G" \
     --iters $BENCH_ITERS --stock-conv
 
-# Fine-tuning the shipped Adv+GDL generator until the budget ends (SIGINT saves
-# a snapshot and the model), every run on the same GPU at once.
+# Fine-tuning until the budget ends (SIGINT saves a snapshot and the model), every
+# run on the same GPU at once; the slower ones reach fewer iterations, so each one's
+# generator is also kept at the last snapshot that all of them reached.
 if [ -n "$TUNE" ]; then
     pids=()
+    tune_limit=$(($(left) - 40))  # what tune_common needs
     for spec in $TUNE; do
-        name=${spec%%=*}; rest=${spec#*=}; clips=${rest%%:*}; batch=${rest##*:}
-        step "tune_$name" 100000 "$PY" train.py -g "$G" -l pretrained/pacman_adv_gdl.model \
-            -d "$clips" -b "$batch" --lr-g 1e-4 -i "$TUNE_ITERS" -o "$OUT/runs/tune_$name" \
-            --snapshot-interval 500 --eval-interval 0 --sample-interval 0 --log-interval 50 \
-            --no-progress --overwrite &
+        name=${spec%%=*}
+        IFS=: read -r model clips batch flags <<< "${spec#*=}"
+        step "tune_$name" $tune_limit "$PY" train.py -g "$G" -l "$model" -d "$clips" -b "$batch" \
+            --lr-g 1e-4 -i "$TUNE_ITERS" -o "$OUT/runs/tune_$name" --snapshot-interval $TUNE_EVERY \
+            --snapshots-kept 1000 --eval-interval 0 --sample-interval 0 --log-interval 50 \
+            --no-progress --overwrite ${flags//,/ } &
         pids+=($!)
     done
     wait "${pids[@]}"
+    runs=()
     for spec in $TUNE; do
         name=${spec%%=*}
-        cp "$OUT/runs/tune_$name/TRAINED_ADVERSARIAL.model" "$OUT/tune_$name.model" 2>/dev/null
+        runs+=("$OUT/runs/tune_$name")
+        cp "$OUT/runs/tune_$name"/TRAINED_*.model "$OUT/tune_$name.model" 2>/dev/null
         cp "$OUT/runs/tune_$name/log" "$OUT/logs/tune_${name}_trainer_log.json" 2>/dev/null
     done
+    step tune_common 60 "$PY" - "$OUT" "${runs[@]}" <<'EOF'
+import os
+import sys
+
+from utils import compat  # noqa: F401
+from models import checkpoint
+from utils import run_folder
+
+out, runs = sys.argv[1], sys.argv[2:]
+reached = [{run_folder.snapshot_iteration(n) for n in os.listdir(r)
+            if run_folder.SNAPSHOT_RE.match(n)} for r in runs]
+common = max(set.intersection(*reached))
+for r in runs:
+    source = run_folder.generator_source(run_folder.snapshot_path(r, common))
+    path = os.path.join(out, '{}_{}.model'.format(os.path.basename(r), common))
+    checkpoint.save(path, source.arrays, source.saved)
+    print('wrote', path, '(the last iterations reached:', max(reached[runs.index(r)]), ')')
+EOF
 fi
 
 cp "$SUMMARY" "$OUT/logs/"
