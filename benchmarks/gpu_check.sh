@@ -4,8 +4,9 @@
 #   2. the paper preset on the GPU: 300 iterations, resumed to 400, then test.py,
 #      in float32 and in mixed16;
 #   3. the shipped Adv+GDL generator tested on the GPU and on the CPU, the same windows;
-#   4. speed beside the PyTorch twin (benchmarks/compare_torch.py --gpu), and
-#      Chainer's own convolution beside this project's;
+#   4. speed beside the PyTorch twin (benchmarks/compare_torch.py --gpu), Chainer's
+#      own convolution beside this project's, and where the time goes
+#      (benchmarks/profile_step.py);
 #   5. with the time left, each generator named in TUNE fine-tuned on the GPU (side by
 #      side on the one GPU), and each one's generator saved at the last iteration that
 #      all of them reached, for a fair comparison.
@@ -107,7 +108,8 @@ for dtype in float32 mixed16; do
     common=(-g "$G" -d "$DATA/clips" -o "$run" --snapshot-interval 100 --sample-interval 0
             --eval-interval 100 --eval-dir "$DATA/test" --eval-windows 4 --no-progress)
     [ "$QUICK" = 1 ] && common+=(--snapshot-interval 2 --eval-interval 2)
-    step "train_$dtype" 150 "$PY" train.py --preset "$PRESET" --dtype "$dtype" -i "${ITERS[0]}" \
+    # On the H200, a paper-preset save point took 15 s in float32 and 50 s in mixed16.
+    step "train_$dtype" 240 "$PY" train.py --preset "$PRESET" --dtype "$dtype" -i "${ITERS[0]}" \
         "${common[@]}" --overwrite &&
     step "resume_$dtype" 90 "$PY" train.py -r -i "${ITERS[1]}" "${common[@]}" &&
     step "counters_$dtype" 30 "$PY" - "$run" "${ITERS[0]}" "${ITERS[1]}" "$dtype" <<'EOF' &&
@@ -183,6 +185,10 @@ step predict_paper_mixed16 60 "$PY" benchmarks/predict_frames.py --preset paper 
     --iters $BENCH_ITERS --dtype mixed16
 step predict_paper_stock_conv 60 "$PY" benchmarks/predict_frames.py --preset paper -g "$G" \
     --iters $BENCH_ITERS --stock-conv
+for what in train predict; do
+    step "profile_${what}_paper" 60 "$PY" benchmarks/profile_step.py --preset paper -g "$G" \
+        --what $what --iters $BENCH_ITERS
+done
 
 # Fine-tuning until the budget ends (SIGINT saves a snapshot and the model), every
 # run on the same GPU at once; the slower ones reach fewer iterations, so each one's

@@ -65,6 +65,23 @@ def test_predict_frames_prints_one_json_line():
     assert figures['frame'] == '210x160' and figures['frames_per_sec'] > 0
 
 
+@pytest.mark.parametrize('what', ['train', 'predict'])
+def test_profile_step_says_where_the_time_goes(what):
+    code, out, err = _run('profile_step.py', '--preset', 'tiny', '--what', what, '--iters', '1',
+                          '--warmup', '0', '-b', '2')
+    assert code == 0, err
+    figures = json.loads(out)
+    assert figures['what'] == what and figures['batch_size'] == 2
+    assert 0 < figures['host_sec_per_iter'] <= figures['sec_per_iter']
+    functions = figures['functions']
+    kinds = {name: (calls, ms) for name, calls, ms in functions['by_kind']}
+    # The generator's 4 scales of convolutions, forward (and backward in training).
+    assert kinds['GemmConvolution2D'][0] >= (20 if what == 'predict' else 40)
+    assert functions['calls_per_iter'] >= sum(calls for calls, _ in kinds.values())
+    assert all(ms >= 0 for _, ms in kinds.values())
+    assert figures['host_top'] and all(calls > 0 for _, calls, _ in figures['host_top'])
+
+
 def test_missing_gpu_is_one_line():
     code, out, err = _run('train_step.py', '--preset', 'tiny', '-g', '7')
     if code == 0:
