@@ -39,7 +39,10 @@ def save(path, target, config):
     if isinstance(config, ModelConfig):
         config = config.to_dict()
     arrays[CONFIG_KEY] = numpy.array(json.dumps(config))
-    safe_io.save_npz(path, arrays)
+    # Stored, not deflated: trained weights shrink by 7% at most, and deflating a
+    # paper-preset snapshot (220 MB) took 7 s of every save point, as long as 70
+    # iterations on a GPU; stored, 0.2 s.
+    safe_io.save_npz(path, arrays, compresslevel=None)
 
 
 def read(path, what, arrays=None):

@@ -1,5 +1,6 @@
 """Generator and discriminator shapes, the pyramid, the GEMM convolution, saved models."""
 import dataclasses
+import zipfile
 
 import numpy
 import pytest
@@ -201,6 +202,8 @@ def test_saved_model_carries_its_configuration(tmp_path):
     gen = models.Generator(config)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, gen, config)
+    with zipfile.ZipFile(path) as zf:  # stored, not deflated: see checkpoint.save
+        assert {info.compress_type for info in zf.infolist()} == {zipfile.ZIP_STORED}
     loaded = run_folder.load_generator(path)
     assert loaded.config == config
     for (name, a), (_, b) in zip(sorted(gen.namedparams()), sorted(loaded.namedparams())):

@@ -51,13 +51,16 @@ def read_json(path):
 
 
 def save_npz(path, arrays, compresslevel=6):
-    """Write ``arrays`` (name -> array) as a standard compressed ``.npz``, atomically.
+    """Write ``arrays`` (name -> array) as a standard ``.npz``, atomically: compressed
+    at zlib's ``compresslevel``, or stored as they are (as ``numpy.savez``) where it
+    is None.
 
     ``numpy.savez_compressed`` has no compression level; clip shards use a low
     one, where the speed matters more than a few percent of disk.
     """
+    method = zipfile.ZIP_STORED if compresslevel is None else zipfile.ZIP_DEFLATED
     with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
+        with zipfile.ZipFile(tmp, 'w', method, compresslevel=compresslevel) as zf:
             for name, array in arrays.items():
                 with zf.open(name + '.npy', 'w', force_zip64=True) as f:
                     numpy.lib.format.write_array(f, numpy.asanyarray(array), allow_pickle=False)
