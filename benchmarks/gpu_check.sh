@@ -108,7 +108,8 @@ for dtype in float32 mixed16; do
     common=(-g "$G" -d "$DATA/clips" -o "$run" --snapshot-interval 100 --sample-interval 0
             --eval-interval 100 --eval-dir "$DATA/test" --eval-windows 4 --no-progress)
     [ "$QUICK" = 1 ] && common+=(--snapshot-interval 2 --eval-interval 2)
-    # On the H200, a paper-preset save point took 15 s in float32 and 50 s in mixed16.
+    # On the H200 a paper-preset save point took 15 s in float32 and 50 s in mixed16
+    # while snapshots were deflated (before 24ea755).
     step "train_$dtype" 240 "$PY" train.py --preset "$PRESET" --dtype "$dtype" -i "${ITERS[0]}" \
         "${common[@]}" --overwrite &&
     step "resume_$dtype" 90 "$PY" train.py -r -i "${ITERS[1]}" "${common[@]}" &&
