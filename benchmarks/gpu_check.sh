@@ -201,9 +201,9 @@ if [ -n "$TUNE" ]; then
         name=${spec%%=*}
         IFS=: read -r model clips batch flags <<< "${spec#*=}"
         step "tune_$name" $tune_limit "$PY" train.py -g "$G" -l "$model" -d "$clips" -b "$batch" \
-            --lr-g 1e-4 -i "$TUNE_ITERS" -o "$OUT/runs/tune_$name" --snapshot-interval $TUNE_EVERY \
-            --snapshots-kept 1000 --eval-interval 0 --sample-interval 0 --log-interval 50 \
-            --no-progress --overwrite ${flags//,/ } &
+            --lr-g 1e-4 -i "$TUNE_ITERS" -o "$OUT/runs/tune_$name" \
+            --snapshot-interval $TUNE_EVERY --snapshots-kept 1000 --eval-interval 0 \
+            --sample-interval 0 --log-interval 50 --no-progress --overwrite ${flags//,/ } &
         pids+=($!)
     done
     wait "${pids[@]}"
