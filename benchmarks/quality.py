@@ -300,11 +300,13 @@ def markdown(result):
         if d is None:
             return '-'
         number = '{:+.4f}' if metric == 'ssim' else '{:+.2f}'
-        return (number + ' [' + number + ', ' + number + '], {} / {} of {}').format(
-            d['mean'], d['low'], d['high'], d['ahead'], d['behind'], d['videos'])
+        return (number + ' [' + number + ', ' + number + '], {} / {} of {}, median '
+                + number).format(d['mean'], d['low'], d['high'], d['ahead'], d['behind'],
+                                 d['videos'], d['median'])
     lines += ['', 'A - B: the mean difference over windows, its {:.0%} interval from '
-              'resampling whole test videos {:,} times, and on how many videos A is ahead / '
-              'behind.'.format(constants.INTERVAL_LEVEL, constants.INTERVAL_RESAMPLES), '']
+              'resampling whole test videos {:,} times, on how many videos A is ahead / '
+              'behind, and the median difference over windows.'.format(
+                  constants.INTERVAL_LEVEL, constants.INTERVAL_RESAMPLES), '']
     head = ['A - B', 'metric'] + ['+{}'.format(k + 1) for k in range(result['steps'])]
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for pair in result['differences']:

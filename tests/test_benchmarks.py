@@ -171,6 +171,10 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path,
             for metric, values in step.items():
                 numpy.testing.assert_allclose(as_saved[label][k][metric], values, rtol=0,
                                               atol=1e-12)
+    # The differences' median is over windows, as their mean is.
+    for k, d in enumerate(pairs[0]['psnr']):  # Adv+GDL - L2
+        windows = as_saved['Adv+GDL'][k]['psnr'] - as_saved['L2'][k]['psnr']
+        assert d['median'] == pytest.approx(numpy.nanmedian(windows), abs=1e-9)
     # Pooled: the windows of several runs' scores together (here one run's twice, so
     # every mean is the run's own), with nothing trained or scored again.
     pooled = tmp_path / 'pooled'

@@ -96,13 +96,14 @@ def test_paired_difference_resamples_whole_videos():
     # Video a: differences 1 and 1; video b: 3 and 3. A draw of two videos gives a mean
     # of 1, 2 or 3, each of 1 and 3 a quarter of the time: the 95% interval is [1, 3].
     d = metrics.paired_difference([2, 2, 5, 5], [1, 1, 2, 2], ['a', 'a', 'b', 'b'])
-    assert d == dict(mean=2.0, low=1.0, high=3.0, ahead=2, behind=0, videos=2)
+    assert d == dict(mean=2.0, low=1.0, high=3.0, ahead=2, behind=0, videos=2, median=2.0)
     # The mean is over frames, not videos; a video whose differences cancel is neither
     # ahead nor behind; frames without a score (NaN) are left out, with their video.
     nan = float('nan')
     d = metrics.paired_difference([0, 0, 0, 4, nan, 1, 7], [0, 1, -1, 0, 2, nan, 5],
                                   ['a', 'a', 'a', 'b', 'c', 'c', 'd'])
     assert (d['mean'], d['ahead'], d['behind'], d['videos']) == (1.2, 2, 0, 3)
+    assert d['median'] == 1.0  # of 0, -1, 1, 4 and 2: one large difference moves the mean
     assert d['low'] <= d['mean'] <= d['high']
     assert metrics.paired_difference([nan], [1.0], ['a']) is None
     # Seeded: the same call, the same interval.

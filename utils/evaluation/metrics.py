@@ -125,8 +125,11 @@ def paired_difference(a, b, groups, resamples=constants.INTERVAL_RESAMPLES,
     else ``mean`` (of a - b over the frames, as ``mean`` averages), ``low`` and ``high``
     (a ``level`` percentile interval of that mean over ``resamples`` draws of whole
     videos with replacement: a video's windows overlap, so resampling frames would
-    claim a certainty the data do not have) and ``ahead`` / ``behind`` / ``videos``
-    (on how many videos the mean difference is above / below zero, of how many).
+    claim a certainty the data do not have), ``ahead`` / ``behind`` / ``videos``
+    (on how many videos the mean difference is above / below zero, of how many) and
+    ``median`` (of a - b over the frames: a mean that a few frames carry, as where
+    one side draws the few moving pixels exactly and scores the 100 dB cap, shows
+    against it).
     """
     d = numpy.asarray(a, numpy.float64) - numpy.asarray(b, numpy.float64)
     scored = ~numpy.isnan(d)
@@ -139,4 +142,5 @@ def paired_difference(a, b, groups, resamples=constants.INTERVAL_RESAMPLES,
     means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
     low, high = numpy.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return dict(mean=float(d[scored].mean()), low=float(low), high=float(high),
-                ahead=int((sums > 0).sum()), behind=int((sums < 0).sum()), videos=len(sums))
+                ahead=int((sums > 0).sum()), behind=int((sums < 0).sum()), videos=len(sums),
+                median=float(numpy.median(d[scored])))
