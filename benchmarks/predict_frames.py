@@ -17,16 +17,21 @@ from utils.evaluation import predict  # noqa: E402
 from utils.errors import cli  # noqa: E402
 
 
+def build_predictor(preset, batch_size, device):
+    """(test.py's predictor of a fresh ``preset`` generator, a batch of full-frame
+    histories), on ``device``."""
+    gen = models.Generator(models.model_config(preset))
+    gen.to_device(device)
+    history = device.send(numpy.zeros((batch_size, 3 * gen.config.hist_len, 210, 160),
+                                      numpy.float32))
+    return predict.model_predictor(gen), history
+
+
 @cli
 def main(argv):
     args = common.model_parser(__doc__.split('\n\n')[0], constants.TEST_BATCH, 3).parse_args(argv)
     device, sync = common.device_for(args)
-    config = models.model_config(args.preset)
-    gen = models.Generator(config)
-    gen.to_device(device)
-    history = device.send(numpy.zeros((args.batch_size, 3 * config.hist_len, 210, 160),
-                                      numpy.float32))
-    predictor = predict.model_predictor(gen)
+    predictor, history = build_predictor(args.preset, args.batch_size, device)
     predict.rollout(predictor, history, 1)
     sync()
     t = time.perf_counter()

@@ -23,10 +23,9 @@ import time
 import common  # puts the project on the path
 from utils import compat  # noqa: F401
 import chainer  # noqa: E402
-import numpy  # noqa: E402
 
 import constants  # noqa: E402
-import models  # noqa: E402
+from predict_frames import build_predictor  # noqa: E402
 from train_step import build_updater  # noqa: E402
 from utils.errors import cli  # noqa: E402
 from utils.evaluation import predict  # noqa: E402
@@ -44,11 +43,7 @@ def work(args, device):
             with reporter.scope({}):
                 updater.update()
         return step
-    gen = models.Generator(models.model_config(args.preset))
-    gen.to_device(device)
-    history = device.send(numpy.zeros((args.batch_size, 3 * gen.config.hist_len, 210, 160),
-                                      numpy.float32))
-    predictor = predict.model_predictor(gen)
+    predictor, history = build_predictor(args.preset, args.batch_size, device)
     return lambda: predict.rollout(predictor, history, 1)
 
 
