@@ -148,8 +148,10 @@ def score(args, variant):
     test_out = os.path.join(out, 'test')
     metrics_path = os.path.join(test_out, 'metrics.json')
     done = os.path.join(test_out, 'scored.json')
+    # window_scores: test.py saves every window's scores beside its predictions, which
+    # the differences need; a variant scored before it did is scored again.
     settings = dict(steps=args.steps, max_windows=args.max_windows,
-                    test_dir=os.path.abspath(args.test_dir))
+                    test_dir=os.path.abspath(args.test_dir), window_scores=True)
     if args.pretrained:
         model = pretrained_path(args, variant)
         stat = os.stat(model)
@@ -180,9 +182,16 @@ def table(args, scored):
 
 
 def load_predictions(out, variants):
-    """Each variant's predictions.npz in ``out``, as test.py saved them, by variant."""
-    return {v: safe_io.load_npz(os.path.join(out, v, 'test', 'predictions.npz'),
-                                'predictions file') for v in variants}
+    """Each variant's predictions.npz in ``out``, as test.py saved them with every
+    window's scores, by variant."""
+    saved = {}
+    for v in variants:
+        path = os.path.join(out, v, 'test', 'predictions.npz')
+        saved[v] = safe_io.load_npz(path, 'predictions file')
+        if 'model_' + METRICS[0][0] not in saved[v]:
+            raise UserError('{}: no scores per window (an older test.py saved it); run '
+                            'quality.py with -o {} again to score it anew'.format(path, out))
+    return saved
 
 
 def pooled_predictions(outs, variants):
@@ -236,26 +245,12 @@ def sprite_table(saved):
 
 def window_scores(saved):
     """{row label: [{metric: score per window} per step]}: test.py's scores of every
-    window, as it saved them, or scored again from the saved predictions (the frames as
-    it scored them) where a file from before it saved scores lacks them."""
+    window, as it saved them."""
     first = next(iter(saved.values()))
-    keys = ['{}_{}'.format(who, m) for who in ('model', 'last_frame') for m, _ in METRICS]
-    if all(key in s for s in saved.values() for key in keys):
-        arrays = {VARIANTS[v][1]: {m: s['model_' + m] for m, _ in METRICS}
-                  for v, s in saved.items()}
-        arrays[COPY] = {m: first['last_frame_' + m] for m, _ in METRICS}
-        return {label: [{m: a[:, k] for m, a in row.items()}
-                        for k in range(first['truth'].shape[1])] for label, row in arrays.items()}
-    last = first['inputs'][:, -1].astype(numpy.float64)
-    predicted = predicted_frames(saved)
-    scores = {label: [] for label in predicted}
-    for k in range(first['truth'].shape[1]):
-        y = first['truth'][:, k].astype(numpy.float64)
-        mask = metrics.changed_pixels(y, last)
-        for label, frames in predicted.items():
-            scores[label].append(metrics.frame_scores(y, frames[:, k].astype(numpy.float64),
-                                                      mask))
-    return scores
+    arrays = {VARIANTS[v][1]: {m: s['model_' + m] for m, _ in METRICS} for v, s in saved.items()}
+    arrays[COPY] = {m: first['last_frame_' + m] for m, _ in METRICS}
+    return {label: [{m: a[:, k] for m, a in row.items()} for k in range(first['truth'].shape[1])]
+            for label, row in arrays.items()}
 
 
 def differences(scores, videos):

@@ -9,6 +9,7 @@ import pytest
 
 import constants
 from conftest import ROOT
+from utils.evaluation import metrics
 
 
 def _run(script, *args):
@@ -159,16 +160,17 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path,
                     assert d['mean'] == pytest.approx(a - b, abs=1e-9)
                     assert d['low'] <= d['mean'] <= d['high'] and d['videos'] == 2
     assert '| Adv+GDL - L2 | sharp. moving |' in (out / 'table.md').read_text()
-    # The window scores test.py saved are those scored again from the saved frames, as
-    # they are for files from before it saved them.
+    # The window scores test.py saved are those of its saved frames.
     quality = _quality_module(monkeypatch)
     saved = quality.load_predictions(str(out), ['l2', 'adv_gdl'])
-    frames_only = {v: {k: a for k, a in s.items() if k in ('inputs', 'truth', 'model', 'video',
-                                                            'start')} for v, s in saved.items()}
     as_saved = quality.window_scores(saved)
-    for label, steps in quality.window_scores(frames_only).items():
-        for k, step in enumerate(steps):
-            for metric, values in step.items():
+    first = saved['l2']
+    for k in range(2):
+        y = first['truth'][:, k].astype(numpy.float64)
+        mask = metrics.changed_pixels(y, first['inputs'][:, -1].astype(numpy.float64))
+        for v, label in (('l2', 'L2'), ('adv_gdl', 'Adv+GDL')):
+            scores = metrics.frame_scores(y, saved[v]['model'][:, k].astype(numpy.float64), mask)
+            for metric, values in scores.items():
                 numpy.testing.assert_allclose(as_saved[label][k][metric], values, rtol=0,
                                               atol=1e-12)
     # The differences' median is over windows, as their mean is.
@@ -206,9 +208,29 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path,
     # A larger budget continues every run from its snapshot.
     code, text, err = _run('quality.py', *common, '-i', '3', *train_flags)
     assert code == 0 and json.loads(text)['iterations'] == 3, err
+    grown = json.loads(text)
     for variant in ('l2', 'adv_gdl'):
         log = (out / variant / 'train.log').read_text()
         assert 'resumed from' in log and 'at iteration 2' in log and 'done: 3 iterations' in log
+    # A variant scored by an older test.py (predictions without scores per window, a
+    # scored.json without window_scores): pooled, it is refused; run again, scored anew.
+    predictions = out / 'l2' / 'test' / 'predictions.npz'
+    with numpy.load(predictions) as f:
+        frames = {k: f[k] for k in ('inputs', 'truth', 'model', 'video', 'start')}
+    numpy.savez(predictions, **frames)
+    code, text, err = _run('quality.py', '--pool', str(out), '-o', str(pooled), '--variants',
+                           'l2', '--gifs', '0')
+    assert code == 2 and text == '' and err == (
+        'error: {}: no scores per window (an older test.py saved it); run quality.py with -o {} '
+        'again to score it anew\n'.format(predictions, out))
+    done = out / 'l2' / 'test' / 'scored.json'
+    settings = json.loads(done.read_text())
+    del settings['window_scores']
+    done.write_text(json.dumps(settings))
+    code, text, err = _run('quality.py', *common, '-i', '3', *train_flags)
+    assert code == 0 and json.loads(text) == grown, err
+    with numpy.load(predictions) as f:
+        assert 'model_psnr' in f and 'last_frame_sharpdiff_moving' in f.files
 
 
 def test_every_quality_variant_is_a_model_train_py_builds(monkeypatch):
