@@ -37,6 +37,20 @@ def device_for(args):
     return device, lambda: None
 
 
+def timed(step, iters, sync):
+    """(wall seconds, host seconds) per call of ``step``: the host's share is the time
+    to issue the work, before ``sync`` waits for a GPU to finish it."""
+    import time
+    sync()
+    t = time.perf_counter()
+    for _ in range(iters):
+        step()
+    issued = time.perf_counter()
+    sync()
+    done = time.perf_counter()
+    return (done - t) / iters, (issued - t) / iters
+
+
 def impl(args):
     name = 'chainer-stock-conv' if args.stock_conv else 'chainer'
     return name if args.dtype == 'float32' else '{}-{}'.format(name, args.dtype)

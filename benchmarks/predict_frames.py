@@ -5,7 +5,6 @@
 Prints one JSON line. The generator is freshly initialised: speed does not
 depend on the weights.
 """
-import time
 
 import common  # puts the project on the path
 from utils import compat  # noqa: F401
@@ -33,11 +32,7 @@ def main(argv):
     device, sync = common.device_for(args)
     predictor, history = build_predictor(args.preset, args.batch_size, device)
     predict.rollout(predictor, history, 1)
-    sync()
-    t = time.perf_counter()
-    predict.rollout(predictor, history, args.iters)
-    sync()
-    seconds = time.perf_counter() - t
+    seconds, _ = common.timed(lambda: predict.rollout(predictor, history, args.iters), 1, sync)
     common.emit(dict(benchmark='predict_frames', impl=common.impl(args), preset=args.preset,
                      batch_size=args.batch_size, frame='210x160',
                      frames_per_sec=args.batch_size * args.iters / seconds,

@@ -18,7 +18,6 @@ Prints one JSON line:
 """
 import cProfile
 import pstats
-import time
 
 import common  # puts the project on the path
 from utils import compat  # noqa: F401
@@ -45,18 +44,6 @@ def work(args, device):
         return step
     predictor, history = build_predictor(args.preset, args.batch_size, device)
     return lambda: predict.rollout(predictor, history, 1)
-
-
-def timed(step, iters, sync):
-    """(wall seconds, host seconds) per iteration."""
-    sync()
-    t = time.perf_counter()
-    for _ in range(iters):
-        step()
-    issued = time.perf_counter()
-    sync()
-    done = time.perf_counter()
-    return (done - t) / iters, (issued - t) / iters
 
 
 def by_function(step, iters, sync):
@@ -98,7 +85,7 @@ def main(argv):
     step = work(args, device)
     for _ in range(args.warmup):
         step()
-    seconds, host = timed(step, args.iters, sync)
+    seconds, host = common.timed(step, args.iters, sync)
     common.emit(dict(benchmark='profile_step', impl=common.impl(args), what=args.what,
                      preset=args.preset, batch_size=args.batch_size, iters=args.iters,
                      sec_per_iter=seconds, host_sec_per_iter=host,

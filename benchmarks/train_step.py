@@ -7,7 +7,6 @@
 Prints one JSON line. Random clips stand in for data, as in the PyTorch
 reference (../shared/bench/torch_ref.py), so only the model's work is timed.
 """
-import time
 
 import common  # puts the project on the path
 from utils import compat  # noqa: F401
@@ -64,12 +63,7 @@ def main(argv):
     with updater.make_reporter().scope({}):
         for _ in range(args.warmup):
             updater.update()
-        sync()
-        t = time.perf_counter()
-        for _ in range(args.iters):
-            updater.update()
-        sync()
-    seconds = (time.perf_counter() - t) / args.iters
+        seconds, _ = common.timed(updater.update, args.iters, sync)
     ranks = comm.size if comm else 1
     if comm is None or comm.rank == 0:
         common.emit(dict(benchmark='train_step', impl=common.impl(args), preset=args.preset,
