@@ -5,7 +5,6 @@
 Prints one JSON line. The generator is freshly initialised: speed does not
 depend on the weights.
 """
-
 import common  # puts the project on the path
 from utils import compat  # noqa: F401
 import numpy  # noqa: E402

@@ -148,8 +148,9 @@ def score(args, variant):
     test_out = os.path.join(out, 'test')
     metrics_path = os.path.join(test_out, 'metrics.json')
     done = os.path.join(test_out, 'scored.json')
-    # window_scores: test.py saves every window's scores beside its predictions, which
-    # the differences need; a variant scored before it did is scored again.
+    # The differences need each window's scores, which test.py has saved beside its
+    # predictions since 2026-11-28: a variant scored before then lacks window_scores
+    # here, so it is scored again.
     settings = dict(steps=args.steps, max_windows=args.max_windows,
                     test_dir=os.path.abspath(args.test_dir), window_scores=True)
     if args.pretrained:

@@ -7,7 +7,6 @@
 Prints one JSON line. Random clips stand in for data, as in the PyTorch
 reference (../shared/bench/torch_ref.py), so only the model's work is timed.
 """
-
 import common  # puts the project on the path
 from utils import compat  # noqa: F401
 import chainer  # noqa: E402
