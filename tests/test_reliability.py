@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import pickle
 import random
 import resource
 import signal
@@ -178,13 +179,20 @@ def _wrong_dtype(path):
                          for k in shards.SHARD_SPEC})
 
 
-@pytest.mark.parametrize('kind', ['random', 'empty', 'truncated', 'wrong-arrays', 'wrong-dtype'])
+@pytest.mark.parametrize('kind', ['random', 'empty', 'truncated', 'wrong-arrays', 'wrong-dtype',
+                                  'text', 'npy', 'pickle'])
 def test_corrupt_files_one_line_exit_2(tmp_path, clip_dirs, capsys, kind):
     good_shard = shards.shard_paths(clip_dirs[0])[0]
     writers = {'random': lambda p: open(p, 'wb').write(os.urandom(2000)),
                'empty': lambda p: open(p, 'wb').close(),
                'truncated': lambda p: open(p, 'wb').write(open(good_shard, 'rb').read()[:5000]),
-               'wrong-arrays': _wrong_arrays, 'wrong-dtype': _wrong_dtype}
+               'wrong-arrays': _wrong_arrays, 'wrong-dtype': _wrong_dtype,
+               'text': lambda p: open(p, 'w').write('# a README passed by mistake\n'),
+               'npy': lambda p: numpy.save(open(p, 'wb'), numpy.zeros(3)),
+               'pickle': lambda p: open(p, 'wb').write(pickle.dumps({'clips': [1, 2]}))}
+    # What the one line says the file is (random bytes may start like anything).
+    said = {'empty': 'no .npz archive', 'text': 'no .npz archive', 'npy': 'no .npz archive',
+            'pickle': 'pickled Python objects'}.get(kind, '')
     clips = tmp_path / 'clips'
     clips.mkdir()
     shard = clips / 'run00_v0000_p000.npz'
@@ -199,7 +207,7 @@ def test_corrupt_files_one_line_exit_2(tmp_path, clip_dirs, capsys, kind):
                                            str(model)] + TINY, 'bad.model')):
         code, _, err = run_cli(main, argv, capsys)
         lines = [l for l in err.splitlines() if l.startswith('error:')]
-        assert code == 2 and len(lines) == 1 and name in lines[0], err
+        assert code == 2 and len(lines) == 1 and name in lines[0] and said in lines[0], err
         assert 'Traceback' not in err
 
 

@@ -16,6 +16,10 @@ import numpy
 from utils.errors import UserError
 
 TMP_MARK = '.tmp-'
+# Every .npz is a zip archive (one without members starts with the second); a
+# pickle of protocol 2 or later starts with PROTO.
+ZIP_MAGIC = (b'PK\x03\x04', b'PK\x05\x06')
+PICKLE_MAGIC = b'\x80'
 
 
 @contextlib.contextmanager
@@ -74,14 +78,26 @@ def load_npz(path, what='file'):
     """
     if not os.path.isfile(path):
         raise UserError('{}: no such {}'.format(path, what))
+    pickled = UserError('{}: holds pickled Python objects, which are never loaded (they could '
+                        'run code); use a {} written by this project'.format(path, what))
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(4)
+    except OSError as e:
+        raise UserError('{}: cannot read it ({})'.format(path, e))
+    # numpy.load takes any file that is not a zip for a lone array or a pickle;
+    # told apart here, a text file or a .npy is not reported as a pickle.
+    if not head.startswith(ZIP_MAGIC):
+        if head[:1] == PICKLE_MAGIC:
+            raise pickled
+        raise UserError('{}: not a {} (it is no .npz archive); use one written by this '
+                        'project'.format(path, what))
     try:
         with numpy.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except ValueError as e:
         if 'allow_pickle' in str(e):
-            raise UserError('{}: holds pickled Python objects, which are never loaded '
-                            '(they could run code); use a {} written by this project'.format(
-                                path, what))
+            raise pickled
         raise UserError('{}: not a readable {} ({}); delete it or write it again'.format(
             path, what, e))
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
