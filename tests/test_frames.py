@@ -61,6 +61,7 @@ def test_reads_any_image_mode_in_natural_order(tmp_path):
     _save(gray / 'c.jpg', frames[0])
     got = framelib.read_video(str(gray))
     assert got.shape == (3, 40, 36, 3)
+    assert framelib.list_videos(str(gray)) == [str(gray)]  # one video, passed as itself
     assert (got[0, ..., 0] == got[0, ..., 1]).all()  # gray brought to RGB
 
 
@@ -69,15 +70,18 @@ def test_reads_gif_video_file(tmp_path):
     path = str(tmp_path / 'clip.gif')
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
     assert framelib.list_videos(str(tmp_path)) == [path]
+    assert framelib.list_videos(path) == [path]
     got = framelib.read_video(path)
     assert got.shape == (5, 20, 24, 3)
     assert got[3].mean() == pytest.approx(120, abs=2)
 
 
-@pytest.mark.parametrize('case', ['missing', 'empty', 'mixed', 'corrupt', 'truncated'])
+@pytest.mark.parametrize('case', ['missing', 'empty', 'mixed', 'corrupt', 'truncated', 'text'])
 def test_bad_videos_name_the_file(tmp_path, case):
     video = tmp_path / 'v'
-    if case != 'missing':
+    if case == 'text':
+        video.write_text('not a video\n')
+    elif case != 'missing':
         video.mkdir()
     if case == 'mixed':
         _save(video / 'f0.png', numpy.zeros((8, 8, 3), numpy.uint8))
@@ -95,4 +99,5 @@ def test_bad_videos_name_the_file(tmp_path, case):
     assert '\n' not in message
     assert {'missing': 'no such frame directory', 'empty': 'holds no video',
             'mixed': 'f1.png: is 8x9', 'corrupt': 'f0.png: not a readable image',
-            'truncated': 'f0.png: not a readable image'}[case] in message
+            'truncated': 'f0.png: not a readable image',
+            'text': 'v: is a file but not a video'}[case] in message

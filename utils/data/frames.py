@@ -120,7 +120,16 @@ def _listed(root, listfile):
 
 
 def list_videos(root, listfile=None):
-    """Paths of the videos under ``root`` (or those ``listfile`` names there)."""
+    """Paths of the videos under ``root`` (or those ``listfile`` names there); ``root``
+    may also be one video, a video file or a folder of frames, which is then the only
+    one."""
+    if not listfile and (_is_video_file(root) and os.path.isfile(root)
+                         or os.path.isdir(root) and any(map(_is_image, os.listdir(root)))):
+        return [root]
+    if os.path.isfile(root):
+        raise UserError('{}: is a file but not a video ({}); pass a video file, a folder '
+                        'of frames, or a folder of those'.format(
+                            root, ' '.join(constants.VIDEO_EXTENSIONS)))
     if not os.path.isdir(root):
         raise UserError('{}: no such frame directory; make frames with '
                         '"python -m utils.data.pacman" or point to your own'.format(root))
