@@ -22,7 +22,7 @@ import time
 import numpy
 
 import constants
-from utils import workers
+from utils import safe_io, workers
 from utils.data import clips as cliplib
 from utils.data import frames as framelib
 from utils.data import shards
@@ -294,6 +294,7 @@ def main(argv):
         raise UserError('-n/--num-clips must be at least 1 (got {})'.format(args.num_clips))
     if args.workers < 1 or args.hist_len < 1 or args.crop_size < 1:
         raise UserError('--workers, --hist-len and --crop-size must be at least 1')
+    safe_io.check_out_dir(args.train_clips, '--train-clips')
     if not 0 <= args.unfiltered_fraction <= 1:
         raise UserError('--unfiltered-fraction must be between 0 and 1 (got {})'.format(
             args.unfiltered_fraction))

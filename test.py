@@ -146,6 +146,7 @@ def main(argv):
         raise UserError('--batch-size and --max-windows must be at least 1, --gifs at least 0')
     if args.stride is not None and args.stride < 1:
         raise UserError('--stride must be at least 1')
+    safe_io.check_out_dir(args.out, '-o')
     check_frame_options(args)
     if args.palette_radius is not None:
         check_palette_radius(args.palette_radius)

@@ -35,7 +35,7 @@ from utils.data.dataset import ClipDataset, SeededShuffle  # noqa: E402
 from utils.device import compute_dtype, get_device  # noqa: E402
 from utils.errors import UserError, cli, add_common_flags, warn  # noqa: E402
 from utils.evaluation import predict  # noqa: E402
-from utils import run_folder  # noqa: E402
+from utils import run_folder, safe_io  # noqa: E402
 from utils.training import losses  # noqa: E402
 from utils.training import optimizers as optimizer_lib  # noqa: E402
 from utils.training import settings  # noqa: E402
@@ -193,6 +193,7 @@ def _check_args(args):
             raise UserError('--{} must be at least 0'.format(name.replace('_', '-')))
     if args.resume_training and args.overwrite:
         raise UserError('-r and --overwrite contradict each other; pick one')
+    safe_io.check_out_dir(args.out, '-o')
 
 
 class Plan(collections.namedtuple('Plan', 'config adversarial dtype training device dataset '

@@ -358,6 +358,7 @@ def main(argv):
     args = build_parser().parse_args(argv)
     if min(args.iterations, args.steps, args.max_windows) < 1 or args.gifs < 0:
         raise UserError('-i, -s and --max-windows must be at least 1, --gifs at least 0')
+    safe_io.check_out_dir(args.out, '-o')
     variants = list(dict.fromkeys(args.variants))
     if args.pool:
         saved = pooled_predictions(args.pool, variants)

@@ -211,6 +211,30 @@ def test_corrupt_files_one_line_exit_2(tmp_path, clip_dirs, capsys, kind):
         assert 'Traceback' not in err
 
 
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, clip_dirs,
+                                                                    frames_dir, capsys):
+    import process_data
+    from utils.data import pacman
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    import quality
+    blocker = tmp_path / 'taken'
+    blocker.write_text('a file where a folder should go\n')
+    test_dir = str(frames_dir / 'test')
+    for out in (blocker, blocker / 'below'):
+        for main, argv in (
+                (train.main, ['-d', clip_dirs[0], '-o', str(out)] + TINY),
+                (test_script.main, ['-m', str(tmp_path / 'no.model'), '-t', test_dir,
+                                    '-o', str(out)]),
+                (process_data.main, ['--train-dir', test_dir, '-n', '5',
+                                     '--train-clips', str(out)]),
+                (quality.main, ['--pretrained', '-t', test_dir, '-o', str(out)]),
+                (pacman.main, ['--out', str(out), '--train-videos', '1', '--test-videos', '0'])):
+            code, _, err = run_cli(main, argv, capsys)
+            assert code == 2 and err.count('\n') == 1, err
+            assert err.startswith('error: {}:'.format(out)) and 'is a file, not a folder' in err
+    assert os.listdir(tmp_path) == ['taken'] and blocker.read_text().startswith('a file')
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = str(tmp_path / 'a.npz')
     safe_io.save_npz(path, {'x': numpy.arange(3)})

@@ -38,6 +38,21 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+def check_out_dir(path, flag):
+    """Refuse, before any work, an output folder (given with ``flag``) that cannot be
+    made: one that is a file or lies under a file, or whose nearest existing folder
+    cannot be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = '' if existing == os.path.abspath(path) else ' ' + existing
+        raise UserError('{}:{} is a file, not a folder; pass another {}'.format(
+            path, where, flag))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError('{}: cannot write in {}; pass another {}'.format(path, existing, flag))
+
+
 def write_json(path, obj):
     with atomic_path(path) as tmp:
         with open(tmp, 'w') as f:

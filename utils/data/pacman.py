@@ -18,6 +18,7 @@ import numpy
 from PIL import Image
 
 import constants
+from utils import safe_io
 from utils.errors import UserError, cli, add_common_flags
 
 
@@ -125,6 +126,7 @@ def main(argv):
             or args.frame_skip < 1:
         raise UserError('need --train-videos/--test-videos >= 0, --frames >= {} and '
                         '--frame-skip >= 1'.format(constants.HIST_LEN + 1))
+    safe_io.check_out_dir(args.out, '--out')
     dirs = make_frames(args.out, args.train_videos, args.test_videos, args.frames,
                        args.frame_skip, args.seed, args.overwrite, not args.no_progress)
     print('wrote {} train and {} test videos of {} frames to {}'.format(
