@@ -34,12 +34,14 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = ' (default: %(default)s)'
     p.add_argument('-m', '--model',
-                   help='a generator: a .model file, or a trainer snapshot (snapshot_iter_<n>.npz) '
-                        'to read it from (default: {0}/{1}, else {0}/{2}, else the same for '
+                   help='a generator: a .model file, a trainer snapshot (snapshot_iter_<n>.npz) '
+                        'to read it from, or a run folder, for its best generator, else its '
+                        'last (default: {0}/{1}, else {0}/{2}, else the same for '
                         'L2)'.format(constants.RESULT_DIR, constants.BEST_ADVERSARIAL,
                                      constants.MODEL_ADVERSARIAL))
     p.add_argument('-t', '--test-dir', default=constants.TEST_DIR,
-                   help='test videos: frame folders or video files, searched recursively' + d)
+                   help='test videos: frame folders or video files, searched recursively, or one '
+                        'video' + d)
     p.add_argument('--test-list', metavar='LIST',
                    help='take the videos this split list names (UCF101 testlist01.txt: '
                         '"Class/v_..._gXX_cYY.avi" per line) from --test-dir')
@@ -150,7 +152,9 @@ def main(argv):
     check_frame_options(args)
     if args.palette_radius is not None:
         check_palette_radius(args.palette_radius)
-    model_path = args.model or run_folder.default_model()
+    model_path = args.model
+    if model_path is None or os.path.isdir(model_path):
+        model_path = run_folder.default_model(model_path or constants.RESULT_DIR)
     gen = run_folder.load_generator(model_path)
     for name in ('palette', 'palette_radius'):
         if getattr(args, name) is not None:

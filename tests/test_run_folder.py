@@ -95,6 +95,13 @@ def test_snapshots_are_tested_and_loaded_like_models(peaked_run, clip_dirs, fram
                                                  '-s', '2', '-o', str(tmp_path / 't'),
                                                  '--gifs', '0', '--no-progress'], capsys)
     assert code == 0 and 'wrote metrics.json' in text, err
+    # The run's folder stands for its best generator.
+    code, _, err = run_cli(test_script.main, ['-m', str(out), '-t', str(frames_dir / 'test'),
+                                              '-s', '1', '--max-windows', '1', '-o',
+                                              str(tmp_path / 'f'), '--gifs', '0'], capsys)
+    assert code == 0, err
+    tested = json.load(open(tmp_path / 'f' / 'metrics.json'))['model']
+    assert tested == str(out / 'BEST_ADVERSARIAL.model')
     from_snapshot = run_folder.load_generator(snapshot)
     from_model = run_folder.load_generator(str(out / 'TRAINED_ADVERSARIAL.model'))
     for (name, a), (_, b) in zip(sorted(from_snapshot.namedparams()),
