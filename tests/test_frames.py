@@ -61,8 +61,10 @@ def test_reads_any_image_mode_in_natural_order(tmp_path):
     _save(gray / 'c.jpg', frames[0])
     got = framelib.read_video(str(gray))
     assert got.shape == (3, 40, 36, 3)
-    assert framelib.list_videos(str(gray)) == [str(gray)]  # one video, passed as itself
     assert (got[0, ..., 0] == got[0, ..., 1]).all()  # gray brought to RGB
+    assert framelib.list_videos(str(gray)) == [str(gray)]  # one video, passed as itself
+    _save(tmp_path / 'thumbnail.png', frames[0])  # beside videos: a folder of videos still
+    assert framelib.list_videos(str(tmp_path)) == [str(gray), str(video)]
 
 
 def test_reads_gif_video_file(tmp_path):

@@ -119,12 +119,20 @@ def _listed(root, listfile):
     return paths
 
 
+def _is_frame_folder(directory):
+    """Frames and no videos: a folder of videos with a stray picture beside them (a
+    thumbnail, say) stays a folder of videos."""
+    names = os.listdir(directory)
+    return any(map(_is_image, names)) and not any(
+        _is_video_file(n) or os.path.isdir(os.path.join(directory, n)) for n in names)
+
+
 def list_videos(root, listfile=None):
     """Paths of the videos under ``root`` (or those ``listfile`` names there); ``root``
     may also be one video, a video file or a folder of frames, which is then the only
     one."""
     if not listfile and (_is_video_file(root) and os.path.isfile(root)
-                         or os.path.isdir(root) and any(map(_is_image, os.listdir(root)))):
+                         or os.path.isdir(root) and _is_frame_folder(root)):
         return [root]
     if os.path.isfile(root):
         raise UserError('{}: is a file but not a video ({}); pass a video file, a folder '
