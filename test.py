@@ -152,9 +152,7 @@ def main(argv):
     check_frame_options(args)
     if args.palette_radius is not None:
         check_palette_radius(args.palette_radius)
-    model_path = args.model
-    if model_path is None or os.path.isdir(model_path):
-        model_path = run_folder.default_model(model_path or constants.RESULT_DIR)
+    model_path = run_folder.generator_file(args.model)
     gen = run_folder.load_generator(model_path)
     for name in ('palette', 'palette_radius'):
         if getattr(args, name) is not None:

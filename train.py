@@ -60,7 +60,9 @@ def build_parser():
     p.add_argument('-r', '--resume_training', nargs='?', const='latest', metavar='SNAPSHOT',
                    help='resume from SNAPSHOT, or without a value from the newest intact '
                         'snapshot in OUT')
-    p.add_argument('-l', '--load', metavar='MODEL', help='start the generator from a saved model')
+    p.add_argument('-l', '--load', metavar='MODEL',
+                   help='start the generator from a saved one: a .model file, a snapshot, or '
+                        'a run folder (its best generator, else its last)')
     p.add_argument('-g', '--gpu', type=int, default=-1, help='GPU id; -1 is the CPU' + d)
     p.add_argument('--device', help="a Chainer device string ('@numpy', '@cupy:0'); overrides -g")
     p.add_argument('-d', '--data', default=constants.TRAIN_CLIPS_DIR, help='training clips' + d)
@@ -312,7 +314,8 @@ def resolve(args, comm=None):
     _check_args(args)
     snapshot = run_folder.resume_source(args.out, args.resume_training) \
         if args.resume_training else None
-    load = run_folder.generator_source(args.load) if args.load else None
+    load = run_folder.generator_source(run_folder.generator_file(args.load)) \
+        if args.load else None
     loading = load is not None and snapshot is None  # -r wins over -l
     options = _model_options(args, snapshot or load, loading)
     adversarial = options.pop('adversarial')
@@ -480,6 +483,8 @@ def _run(args, plan, comm, leader):
     if plan.snapshot and leader:
         print('resumed from {} at iteration {}'.format(plan.snapshot.path,
                                                        trainer.updater.iteration))
+    elif plan.load and leader:
+        print('the generator starts from {}'.format(plan.load.path))
     try:
         # Overflow on the way to NaN is reported by the updater's finiteness check.
         # A file-size limit (or a full disk) must surface as an error we can

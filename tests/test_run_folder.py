@@ -107,9 +107,12 @@ def test_snapshots_are_tested_and_loaded_like_models(peaked_run, clip_dirs, fram
     for (name, a), (_, b) in zip(sorted(from_snapshot.namedparams()),
                                  sorted(from_model.namedparams())):
         assert numpy.array_equal(a.array, b.array), name
-    code, _, err = run_cli(train.main, ['-d', clip_dirs[0], '-o', str(tmp_path / 'ft'), '-i', '1',
-                                        '-l', snapshot, '--eval-interval', '0'] + FAST, capsys)
-    assert code == 0, err
+    # -l takes a snapshot, or a run folder for its best generator.
+    for load, start in ((snapshot, snapshot), (str(out), str(out / 'BEST_ADVERSARIAL.model'))):
+        code, text, err = run_cli(train.main, ['-d', clip_dirs[0], '-o', str(tmp_path / 'ft'),
+                                               '-i', '1', '-l', load, '--eval-interval', '0',
+                                               '--overwrite'] + FAST, capsys)
+        assert code == 0 and 'the generator starts from {}\n'.format(start) in text, err
 
 
 @pytest.mark.parametrize('kind', ['shard', 'arrays'])

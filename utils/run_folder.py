@@ -87,15 +87,25 @@ def claim(out, overwrite):
 
 
 def default_model(out=constants.RESULT_DIR):
-    """The model ``test.py`` scores without ``-m``: the best adversarial generator,
-    else the last one, else the same for an L2 run."""
+    """The generator a run folder stands for (``test.py`` without ``-m`` scores
+    ``result/``'s): the best adversarial generator, else the last one, else the same
+    for an L2 run."""
     for adversarial in (True, False):
         for path in (best_model_path(out, adversarial), model_path(out, adversarial)):
             if os.path.exists(path):
                 return path
-    raise UserError('no model in {}: neither {} nor {}; train one with train.py or pass '
-                    '-m'.format(out, os.path.basename(best_model_path(out, True)),
+    raise UserError('no model in {}: neither {} nor {}; train one there with train.py, or '
+                    'name a model file'.format(out, os.path.basename(best_model_path(out, True)),
                                 os.path.basename(model_path(out, True))))
+
+
+def generator_file(path=None):
+    """The file a generator is read from when the user names ``path``: the file
+    itself; in a run folder, or with no path in the default one, its
+    ``default_model``."""
+    if path is None or os.path.isdir(path):
+        return default_model(path or constants.RESULT_DIR)
+    return path
 
 
 class Source(collections.namedtuple('Source', 'path arrays saved')):
