@@ -150,7 +150,7 @@ def build_parser():
     p.add_argument('--eval-interval', type=int, default=constants.EVAL_INTERVAL,
                    help='iterations between full-frame evaluations; 0: none' + d)
     p.add_argument('--eval-dir', default=constants.TEST_DIR,
-                   help='videos for the full-frame evaluation' + d)
+                   help='videos (or one video) for the full-frame evaluation; none when missing' + d)
     p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS,
                    help='windows (of one predicted frame) each evaluation scores, spread '
                    'evenly over the videos; 0: all' + d)
@@ -333,7 +333,7 @@ def resolve(args, comm=None):
         settings.loss_weights(train_settings), train_settings['l_num'],
         train_settings['alpha_num'], adversarial, config.copy_mask)
     evaluation = None
-    if args.eval_interval and os.path.isdir(args.eval_dir):
+    if args.eval_interval and os.path.exists(args.eval_dir):
         # (videos, windows): only the videos the windows fall in, kept in memory.
         evaluation = predict.load_windows(args.eval_dir, 1, config.clip_len, config,
                                           'the full-frame evaluation',
