@@ -150,7 +150,8 @@ def build_parser():
     p.add_argument('--eval-interval', type=int, default=constants.EVAL_INTERVAL,
                    help='iterations between full-frame evaluations; 0: none' + d)
     p.add_argument('--eval-dir', default=constants.TEST_DIR,
-                   help='videos (or one video) for the full-frame evaluation; none when missing' + d)
+                   help='videos (or one video) for the full-frame evaluation; none when '
+                        'missing' + d)
     p.add_argument('--eval-windows', type=int, default=constants.EVAL_WINDOWS,
                    help='windows (of one predicted frame) each evaluation scores, spread '
                    'evenly over the videos; 0: all' + d)
