@@ -86,7 +86,7 @@ def claim(out, overwrite):
         os.remove(path)
 
 
-def default_model(out=constants.RESULT_DIR):
+def default_model(out):
     """The generator a run folder stands for (``test.py`` without ``-m`` scores
     ``result/``'s): the best adversarial generator, else the last one, else the same
     for an L2 run."""
