@@ -212,10 +212,11 @@ def test_corrupt_files_one_line_exit_2(tmp_path, clip_dirs, capsys, kind):
 
 
 def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, clip_dirs,
-                                                                    frames_dir, capsys):
+                                                                    frames_dir, capsys,
+                                                                    monkeypatch):
     import process_data
     from utils.data import pacman
-    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))
     import quality
     blocker = tmp_path / 'taken'
     blocker.write_text('a file where a folder should go\n')
