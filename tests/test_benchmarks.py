@@ -30,9 +30,9 @@ def test_train_step_prints_one_json_line(dtype):
     assert figures['d_conditioned']
 
 
-def test_train_step_times_the_twins_frame_only_discriminator():
+def test_train_step_times_the_twins_frame_only_discriminator(monkeypatch):
     """compare_torch.py times this model against the PyTorch twin, whose D sees the frame alone."""
-    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))
     import compare_torch
     ours = compare_torch.commands('tiny', 'train', 1)[0]
     assert '--d-frame-only' in ours
@@ -43,9 +43,9 @@ def test_train_step_times_the_twins_frame_only_discriminator():
     assert json.loads(out)['d_conditioned'] is False
 
 
-def test_comparison_commands_put_both_on_the_same_device():
+def test_comparison_commands_put_both_on_the_same_device(monkeypatch):
     """--gpu N runs this project with -g N and the twin with --device cuda:N; -1 is the CPU."""
-    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    monkeypatch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))
     import compare_torch
     for what in ('train', 'predict'):
         ours, theirs, _, _ = compare_torch.commands('tiny', what, 1, gpu=0, torch_ref='twin.py')
