@@ -113,6 +113,22 @@ def _quality_module(monkeypatch):
     return quality
 
 
+def test_windows_predicted_exactly_are_counted_and_left_out_of_the_rest(monkeypatch):
+    quality = _quality_module(monkeypatch)
+    cap, nan = constants.MAX_DB, numpy.nan
+
+    def step(psnr, sharp):
+        return [{'psnr_moving': numpy.array(psnr), 'sharpdiff_moving': numpy.array(sharp)}]
+    # Window 0: A exact; 1: B exact; 2: nothing moves; 3: nobody exact.
+    exact = quality.exact_windows({
+        'A': step([cap, 20.0, nan, 30.0], [cap, 34.0, nan, 36.0]),
+        'B': step([25.0, cap, nan, 31.0], [33.0, cap, nan, 35.0]),
+        quality.COPY: step([5.0, 6.0, nan, 7.0], [30.0, 29.0, nan, 28.0])})
+    assert exact == {'A': [dict(exact=1, of=3, sharpdiff_moving_rest=36.0)],
+                     'B': [dict(exact=1, of=3, sharpdiff_moving_rest=35.0)],
+                     quality.COPY: [dict(exact=0, of=3, sharpdiff_moving_rest=28.0)]}
+
+
 def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path, monkeypatch):
     out = tmp_path / 'q'
     common = ['-d', clip_dirs[0], '-t', str(frames_dir / 'test'), '-o', str(out), '--preset',
@@ -177,6 +193,13 @@ def test_quality_comparison_plumbing_and_resume(clip_dirs, frames_dir, tmp_path,
     for k, d in enumerate(pairs[0]['psnr']):  # Adv+GDL - L2
         windows = as_saved['Adv+GDL'][k]['psnr'] - as_saved['L2'][k]['psnr']
         assert d['median'] == pytest.approx(numpy.nanmedian(windows), abs=1e-9)
+    # The windows predicted exactly, counted from the same scores.
+    for label, steps in table['exact'].items():
+        for k, e in enumerate(steps):
+            moving = as_saved[label][k]['psnr_moving']
+            assert e['of'] == int((~numpy.isnan(moving)).sum())
+            assert e['exact'] == int((moving >= constants.MAX_DB).sum())
+    assert '| copy last frame | 0 of ' in (out / 'table.md').read_text()
     # Pooled: the windows of several runs' scores together (here one run's twice, so
     # every mean is the run's own), with nothing trained or scored again.
     pooled = tmp_path / 'pooled'
