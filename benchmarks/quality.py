@@ -19,8 +19,8 @@ differences that decide the paper's claims (each variant against the one before
 it and against copy-last, per metric and step, with an interval from resampling
 whole test videos, and how many videos each way) in both, the windows each
 row predicts exactly on every moving pixel (which carry the moving-pixel
-means) in both, and OUT/compare_<i>.gif (truth | each variant | copy-last, side by side). It
-prints the JSON table too. Arguments after -- go to every train.py run.
+means) in both, and OUT/compare_<i>.gif (truth | each variant | copy-last,
+side by side). It prints the JSON table too. Arguments after -- go to every train.py run.
 With --pretrained, nothing is trained: the variants are the generators shipped
 in DIR/pacman_<variant>.model, scored and compared the same way. With --pool,
 nothing is trained or scored: the windows earlier runs scored into their OUTs
@@ -259,9 +259,9 @@ def exact_windows(scores):
     """{row label: [{'exact', 'of', 'sharpdiff_moving_rest'} per step]}: of the ``of``
     windows with moving pixels, how many the row predicts with every moving pixel
     right (PSNR moving at its cap), and its sharpness on moving pixels over the
-    windows that no row predicts exactly. An exact window scores the cap, 100 dB
-    where a typical one scores 35, so a few of them carry a moving-pixel mean; the
-    rest shows the typical window."""
+    windows that no row predicts exactly. An exact window scores the cap, far above
+    a typical one, so a few of them carry a moving-pixel mean; the rest shows the
+    typical window."""
     exact = {label: [step['psnr_moving'] >= constants.MAX_DB for step in steps]
              for label, steps in scores.items()}
     anyone = [numpy.any([e[k] for e in exact.values()], axis=0)
@@ -437,7 +437,8 @@ def main(argv):
 
 
 def report(args, variants, saved, scores, result):
-    """Adds the sprite table and the differences to ``result`` and writes it all to OUT."""
+    """Adds the sprite table, the differences and the windows predicted exactly to
+    ``result`` and writes it all to OUT."""
     result['sprites'] = sprite_table(saved)
     result['differences'] = differences(scores, saved[variants[0]]['video'])
     result['exact'] = exact_windows(scores)
