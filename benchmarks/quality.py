@@ -20,7 +20,8 @@ it and against copy-last, per metric and step, with an interval from resampling
 whole test videos, and how many videos each way) in both, the windows each
 row predicts exactly on every moving pixel (which carry the moving-pixel
 means) in both, and OUT/compare_<i>.gif (truth | each variant | copy-last,
-side by side). It prints the JSON table too. Arguments after -- go to every train.py run.
+side by side). It prints the JSON table too. Arguments after -- go to every
+train.py run.
 With --pretrained, nothing is trained: the variants are the generators shipped
 in DIR/pacman_<variant>.model, scored and compared the same way. With --pool,
 nothing is trained or scored: the windows earlier runs scored into their OUTs
@@ -287,6 +288,13 @@ def differences(scores, videos):
 def markdown(result):
     def cell(v):
         return '-' if v is None else '{:.3f}'.format(v) if abs(v) < 10 else '{:.2f}'.format(v)
+
+    def row(cells):
+        return '| ' + ' | '.join(cells) + ' |'
+
+    def header(cells):
+        return [row(cells), '|' + '---|' * len(cells)]
+
     if 'pooled' in result:
         source = 'pooled from {}'.format(', '.join('`{}`'.format(d) for d in result['pooled']))
     elif 'pretrained' in result:
@@ -298,18 +306,18 @@ def markdown(result):
         result['windows'], source), '']
     head = ['variant'] + ['{} +{}'.format(label, k + 1) for _, label in METRICS
                           for k in range(result['steps'])]
-    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += header(head)
     for name, steps in result['rows'].items():
-        lines.append('| ' + ' | '.join([name] + [cell(steps[k][m]) for m, _ in METRICS
-                                                 for k in range(result['steps'])]) + ' |')
+        lines.append(row([name] + [cell(steps[k][m]) for m, _ in METRICS
+                                   for k in range(result['steps'])]))
     lines += ['', 'Sprite pixels kept (%): of the pixels the truth draws in a sprite\'s colour, '
               'the share predicted in that colour (every channel within {}).'.format(
                   constants.COLOUR_TOLERANCE), '']
     head = ['variant', 'sprite'] + ['+{}'.format(k + 1) for k in range(result['steps'])]
-    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += header(head)
     for name, sprites in result['sprites'].items():
         for sprite, shares in sprites.items():
-            lines.append('| ' + ' | '.join([name, sprite] + [cell(v) for v in shares]) + ' |')
+            lines.append(row([name, sprite] + [cell(v) for v in shares]))
 
     def difference(d, metric):
         if d is None:
@@ -323,21 +331,21 @@ def markdown(result):
               'behind, and the median difference over windows.'.format(
                   constants.INTERVAL_LEVEL, constants.INTERVAL_RESAMPLES), '']
     head = ['A - B', 'metric'] + ['+{}'.format(k + 1) for k in range(result['steps'])]
-    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += header(head)
     for pair in result['differences']:
         for metric, label in METRICS:
-            lines.append('| ' + ' | '.join(['{} - {}'.format(pair['a'], pair['b']), label] +
-                                           [difference(d, metric) for d in pair[metric]]) + ' |')
+            lines.append(row(['{} - {}'.format(pair['a'], pair['b']), label] +
+                             [difference(d, metric) for d in pair[metric]]))
     lines += ['', 'Windows predicted exactly: of the windows with moving pixels, how many a row '
               'predicts with every moving pixel right (PSNR moving at its cap of {:g} dB), and '
               'its sharpness on moving pixels over the windows that no row predicts exactly. '
               'An exact window scores the cap, so a few carry the moving-pixel means.'.format(
                   constants.MAX_DB), '']
     head = ['variant'] + ['+{}'.format(k + 1) for k in range(result['steps'])]
-    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines += header(head)
     for name, steps in result['exact'].items():
-        lines.append('| ' + ' | '.join([name] + ['{} of {}; {}'.format(
-            s['exact'], s['of'], cell(s['sharpdiff_moving_rest'])) for s in steps]) + ' |')
+        lines.append(row([name] + ['{} of {}; {}'.format(
+            s['exact'], s['of'], cell(s['sharpdiff_moving_rest'])) for s in steps]))
     return '\n'.join(lines) + '\n'
 
 
