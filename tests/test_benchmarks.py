@@ -292,3 +292,20 @@ def test_palette_radius_counts_how_far_each_colour_came(tmp_path):
     assert json.loads(out) == {'frames': 4, 'pixels': 1600,
                                'within': {'0': 1600 - 16 - 2, '2': 8, '3': 8},
                                'farther': 1, 'absent': 1, 'covers': 3}
+
+
+def test_d_probe_trains_a_discriminator_on_a_generators_predictions(clips_hist5):
+    model = os.path.join(ROOT, 'pretrained', 'pacman_adv_gdl.model')
+    code, out, err = _run('d_probe.py', '-m', model, '-d', clips_hist5, '--fakes', 'test',
+                          '-i', '3', '-b', '4', '--train-clips', '24', '--test-clips', '8',
+                          '--eval-interval', '2', '--d-change', '8')
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line['iteration'] for line in lines] == [2, 3]
+    assert all(0 <= line['heldout_accuracy'] <= 1 for line in lines)
+    last = lines[-1]
+    assert last['fakes'] == 'test' and last['heldout'] == 8 and 0 <= last['exact'] <= 8
+    # an exact prediction is a coin toss to any discriminator
+    assert last['best_accuracy'] == 1 - last['exact'] / 8 / 2
+    code, out, err = _run('d_probe.py', '-m', model, '-d', clips_hist5, '--train-clips', '40')
+    assert code == 2 and err.count('\n') == 1 and clips_hist5 in err and out == ''
