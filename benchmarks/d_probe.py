@@ -51,11 +51,9 @@ def predictions(gen, histories, fakes):
     return numpy.concatenate(out).astype(numpy.float32)
 
 
-def verdicts(dis, frames, histories):
-    """D's logits per scale for ``frames`` given ``histories``."""
-    n = dis.config.num_scales
-    levels = [chainer.as_array(x) for x in pyramid.pyramid(frames, n)]
-    return dis(levels, [chainer.as_array(x) for x in pyramid.pyramid(histories, n)])
+def levels(dis, x):
+    """``x``'s pyramid at D's scales, as arrays, coarsest first."""
+    return [chainer.as_array(v) for v in pyramid.pyramid(x, dis.config.num_scales)]
 
 
 def called_real(logits):
@@ -69,8 +67,9 @@ def accuracy(dis, truth, fake, histories):
     with chainer.no_backprop_mode():
         for s in range(0, len(truth), PREDICT_BATCH):
             part = slice(s, s + PREDICT_BATCH)
-            real_right.append(called_real(verdicts(dis, truth[part], histories[part])))
-            fake_right.append(~called_real(verdicts(dis, fake[part], histories[part])))
+            history = levels(dis, histories[part])
+            real_right.append(called_real(dis(levels(dis, truth[part]), history)))
+            fake_right.append(~called_real(dis(levels(dis, fake[part]), history)))
     return float((numpy.concatenate(real_right).mean()
                   + numpy.concatenate(fake_right).mean()) / 2)
 
@@ -123,8 +122,9 @@ def main(argv):
     start = time.time()
     for it in range(1, args.iterations + 1):
         b = rng.randint(0, args.train_clips, args.batch_size)
-        loss = (losses.adversarial_loss(verdicts(dis, truth[b], histories[b]), True)
-                + losses.adversarial_loss(verdicts(dis, fake[b], histories[b]), False))
+        history = levels(dis, histories[b])
+        loss = (losses.adversarial_loss(dis(levels(dis, truth[b]), history), True)
+                + losses.adversarial_loss(dis(levels(dis, fake[b]), history), False))
         dis.cleargrads()
         loss.backward()
         opt.update()
