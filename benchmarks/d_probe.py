@@ -31,7 +31,7 @@ import chainer  # noqa: E402
 import constants  # noqa: E402
 from models import pyramid  # noqa: E402
 from models.discriminator import Discriminator  # noqa: E402
-from utils import run_folder  # noqa: E402
+from utils import pixels, run_folder  # noqa: E402
 from utils.data.dataset import ClipDataset  # noqa: E402
 from utils.errors import UserError, cli, add_common_flags  # noqa: E402
 from utils.training import losses  # noqa: E402
@@ -113,7 +113,7 @@ def main(argv):
     fake = predictions(gen, histories, args.fakes)
     test = slice(args.train_clips, need)
     exact = (numpy.abs(fake[test] - truth[test]).reshape(args.test_clips, -1).max(1)
-             <= 1 / 127.5)
+             <= pixels.difference_to_model_scale(1))
     dis = Discriminator(dataclasses.replace(
         config, d_patch=args.d_patch or config.d_patch,
         d_change=config.d_change if args.d_change is None else args.d_change))
