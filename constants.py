@@ -140,6 +140,16 @@ D_CHANGE_GAIN = 8.0
 # verdict per patch sends G its gradient where a patch looks generated, not spread
 # over a frame that mostly repeats the last one.
 D_PATCH = False
+# D is one small tower at the finest scale alone (train.py --d-local MAPS): these
+# 3x3 VALID convolutions of MAPS maps with ReLU, then a 1x1 convolution to a
+# logit per position (a 7x7 patch). The paper's towers learn the few wrong
+# pixels of a good generator's frames slowly (pooled, fully connected, at
+# coarse scales that average them away); this one learns them several times
+# faster a step, at a third of the cost (benchmarks/RESULTS.md, twenty-seventh
+# session). 0: the paper's towers.
+D_LOCAL = 0
+D_LOCAL_MAPS = 64
+D_LOCAL_KERNELS = (3, 3, 3)
 # With the copy mask, a prediction made for use (not for training) takes, at each
 # pixel of the finest scale, the last frame or the generated frame, whichever the
 # mask favours (train.py --hard-mask), instead of their blend: a pixel the mask
@@ -164,7 +174,15 @@ PALETTE_RADIUS = 8
 BATCH_SIZE = 8
 ITERATIONS = 500000
 LR_G = 4e-5                  # Adam
-LR_D = 0.02                  # SGD
+# D's optimizer (train.py --d-optimizer) and its default step (--lr-d) for each:
+# the paper's SGD, or Adam, as the local D was trained in benchmarks/RESULTS.md.
+D_OPTIMIZER = 'sgd'
+LR_D = {'sgd': 0.02, 'adam': 1e-3}
+# Iterations at the start of a run in which D learns alone, G held (train.py
+# --d-warmup): a D started afresh beside a generator loaded with -l is at chance,
+# and a local D trained beside it from there stayed at chance (benchmarks/
+# RESULTS.md, twenty-seventh and twenty-eighth sessions).
+D_WARMUP = 0
 # Frames G predicts in a row from each training clip (train.py --rollout), each
 # from the history shifted by its own previous prediction, as test.py predicts
 # several steps ahead; the paper: 1. Clips need HIST_LEN + ROLLOUT frames.

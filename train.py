@@ -97,6 +97,14 @@ def build_parser():
     p.add_argument('--d-patch', action='store_const', const=True,
                    help='each D scale gives a logit per patch (1x1 convolution, as PatchGAN) '
                         "instead of the paper's one per image (pooling, fully connected)")
+    p.add_argument('--d-local', nargs='?', type=int, const=constants.D_LOCAL_MAPS,
+                   metavar='MAPS',
+                   help='D is one small tower at the finest scale: VALID convolutions of '
+                        'kernel sizes {} with MAPS maps (default {}), then a logit per '
+                        "position, instead of the paper's towers; 0: the paper's, where a "
+                        "loaded file's run had it".format(
+                            ', '.join(map(str, constants.D_LOCAL_KERNELS)),
+                            constants.D_LOCAL_MAPS))
     p.add_argument('--hard-mask', action='store_const', const=True,
                    help='with --copy-mask: predictions outside training (evaluation, test.py) '
                         'take the last or the generated frame at each pixel, whichever the mask '
@@ -130,7 +138,15 @@ def build_parser():
                    help="G's Adam step LR for the updates after iteration ITER (as if resumed "
                         "there with --lr-g LR), to finish a run at a lower rate; '' for none "
                         "(default: none, or the resumed snapshot's)")
-    p.add_argument('--lr-d', type=float, help='SGD step of D' + kept('lr_d'))
+    p.add_argument('--d-optimizer', choices=sorted(constants.LR_D),
+                   help="D's optimizer; a run resumes with its own" + kept('d_optimizer'))
+    p.add_argument('--lr-d', type=float,
+                   help="D's step (default: {}, or the resumed snapshot's)".format(
+                       ', '.join('{} for {}'.format(r, o) for o, r in constants.LR_D.items())))
+    p.add_argument('--d-warmup', type=int, metavar='ITER',
+                   help='D learns alone, G held, until iteration ITER: a D started afresh '
+                        'beside a loaded generator first learns what it gets wrong'
+                        + kept('d_warmup'))
     for name in constants.LOSS_WEIGHTS:
         p.add_argument('--lambda-' + name, type=float,
                        help='weight of the generator loss term "{}"'.format(name)
@@ -191,8 +207,8 @@ def _check_args(args):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError('--{} must be at least 1'.format(name.replace('_', '-')))
     for name in ('sample_interval', 'eval_interval', 'loaderjobs', 'eval_windows',
-                 'divergence_factor', 'divergence_psnr_drop'):
-        if getattr(args, name) < 0:
+                 'divergence_factor', 'divergence_psnr_drop', 'd_warmup'):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
             raise UserError('--{} must be at least 0'.format(name.replace('_', '-')))
     if args.resume_training and args.overwrite:
         raise UserError('-r and --overwrite contradict each other; pick one')
@@ -241,6 +257,12 @@ def _training_settings(args, snapshot, say):
     given = {name: getattr(args, name) for name in settings.DEFAULTS}
     recorded = snapshot.saved.get('training') if snapshot else None
     train_settings, changes = settings.resolve(given, recorded)
+    if snapshot and snapshot.saved.get('adversarial', True):
+        # The snapshot holds its optimizer's state, which another one cannot take.
+        kept = (recorded or {}).get('d_optimizer', constants.D_OPTIMIZER)
+        if train_settings['d_optimizer'] != kept:
+            raise UserError('{}: its D learned with {}; resume without --d-optimizer, or start '
+                            'a new run with -l'.format(snapshot.path, kept))
     if not say:
         return train_settings
     if snapshot and recorded is None:
@@ -380,7 +402,8 @@ def build_trainer(args, plan, comm=None):
     if dis is not None:
         dis.to_device(device)
     optimizers = optimizer_lib.build(gen, dis, train_settings['lr_g'],
-                                     train_settings['lr_d'], comm)
+                                     train_settings['lr_d'], comm,
+                                     train_settings['d_optimizer'])
 
     order = SeededShuffle(train_settings['seed'])
     if args.loaderjobs:
@@ -390,7 +413,8 @@ def build_trainer(args, plan, comm=None):
     else:
         iterator = chainer.iterators.SerialIterator(plan.dataset, train_settings['batch_size'],
                                                     order_sampler=order)
-    updater = PredictionUpdater(iterator, optimizers, device, plan.terms)
+    updater = PredictionUpdater(iterator, optimizers, device, plan.terms,
+                                d_warmup=train_settings['d_warmup'])
     trainer = training.Trainer(updater, (args.iterations, 'iteration'), out=args.out)
     saved_config = plan.saved_config
 

@@ -88,6 +88,9 @@ def main(argv):
                    help="D judges the change from the last input frame times GAIN; 0: the "
                         "frame (default: the model's)")
     p.add_argument('--d-patch', action='store_true', help='a logit per patch (train.py --d-patch)')
+    p.add_argument('--d-local', nargs='?', type=int, const=constants.D_LOCAL_MAPS,
+                   metavar='MAPS', help="one small tower at the finest scale (train.py "
+                                        "--d-local; default: the model's)")
     p.add_argument('--train-clips', type=int, default=6000, help='(default: %(default)s)')
     p.add_argument('--test-clips', type=int, default=1024, help='(default: %(default)s)')
     p.add_argument('--eval-interval', type=int, default=250, help='(default: %(default)s)')
@@ -116,7 +119,8 @@ def main(argv):
              <= pixels.difference_to_model_scale(1))
     dis = Discriminator(dataclasses.replace(
         config, d_patch=args.d_patch or config.d_patch,
-        d_change=config.d_change if args.d_change is None else args.d_change))
+        d_change=config.d_change if args.d_change is None else args.d_change,
+        d_local=config.d_local if args.d_local is None else args.d_local))
     opt = chainer.optimizers.Adam(alpha=args.lr)
     opt.setup(dis)
     start = time.time()
@@ -133,7 +137,9 @@ def main(argv):
                 dis, truth[test], fake[test], histories[test]),
                 seconds=round(time.time() - start, 1))
             if it == args.iterations:
-                line.update(fakes=args.fakes, exact=int(exact.sum()), heldout=args.test_clips,
+                line.update(fakes=args.fakes, d_local=dis.config.d_local,
+                            d_change=dis.config.d_change, d_patch=dis.config.d_patch,
+                            exact=int(exact.sum()), heldout=args.test_clips,
                             best_accuracy=float(1 - exact.mean() / 2),
                             machine=common.machine(chainer.get_device('@numpy')))
             print(json.dumps(line), flush=True)

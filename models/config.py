@@ -16,8 +16,8 @@ GENERATOR_FIELDS = ('g_maps', 'g_kernels', 'residual', 'hist_len', 'num_scales',
                     'copy_frames')
 # The options of ``model_config``: what a user chooses; the rest follows.
 OPTIONS = ('preset', 'residual', 'd_conditioned', 'hist_len', 'num_scales', 'copy_mask',
-           'copy_frames', 'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette',
-           'palette_radius')
+           'copy_frames', 'd_generated', 'hard_mask', 'd_change', 'd_patch', 'd_local',
+           'palette', 'palette_radius')
 # The options that shape the generator's weights; the others choose how D judges
 # and how predictions are used, and a generator loaded into a new run may change them.
 GENERATOR_OPTIONS = ('preset', 'residual', 'hist_len', 'num_scales', 'copy_mask', 'copy_frames')
@@ -50,6 +50,7 @@ class ModelConfig:
     palette: bool = False  # likewise
     palette_radius: int = 0  # likewise: they chose from the whole frame
     copy_frames: int = 1  # likewise: their masks copied the last frame alone
+    d_local: int = 0  # likewise: the paper's towers
 
     def __post_init__(self):
         for name in ('g_maps', 'g_kernels', 'd_maps', 'd_kernels', 'd_fc'):
@@ -127,6 +128,7 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
                  copy_frames=constants.COPY_FRAMES,
                  d_generated=constants.D_GENERATED, hard_mask=constants.HARD_MASK,
                  d_change=constants.D_CHANGE, d_patch=constants.D_PATCH,
+                 d_local=constants.D_LOCAL,
                  palette=constants.PALETTE, palette_radius=constants.PALETTE_RADIUS,
                  crop_size=constants.CROP_SIZE):
     """A preset's tables for ``num_scales`` scales (the finest rows of the paper's
@@ -139,9 +141,10 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
     choose rather than blend (see ``Generator``). ``d_change`` > 0 has D judge
     the change from the last input frame times ``d_change``, and ``d_patch`` has
     each of D's scales give a logit per patch rather than per image (see
-    ``Discriminator``). ``palette`` has predictions outside training take the
-    colours of their input frames, those within ``palette_radius`` pixels (0: the
-    whole frame; see ``models/palette.py``)."""
+    ``Discriminator``); ``d_local`` > 0 makes D one small tower of that many maps
+    at the finest scale, with a logit per position. ``palette`` has predictions
+    outside training take the colours of their input frames, those within
+    ``palette_radius`` pixels (0: the whole frame; see ``models/palette.py``)."""
     if preset not in constants.PRESETS:
         raise UserError('unknown preset "{}"; choose one of {}'.format(
             preset, ', '.join(sorted(constants.PRESETS))))
@@ -153,6 +156,9 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         raise UserError('--hist-len must be at least 1, not {}'.format(hist_len))
     if not d_change >= 0:
         raise UserError('--d-change must be 0 or more, not {}'.format(d_change))
+    if d_local < 0:
+        raise UserError('--d-local must be 0 (the paper\'s towers) or more maps, not {}'.format(
+            d_local))
     check_palette_radius(palette_radius)
     last = slice(rows - num_scales, None)
     _check_crop(crop_size, constants.PAPER_D_KERNELS[last])
@@ -178,4 +184,5 @@ def model_config(preset=constants.PRESET, residual=constants.RESIDUAL,
         num_scales=num_scales, crop_size=crop_size, copy_mask=bool(copy_mask),
         copy_frames=int(copy_frames),
         d_generated=bool(d_generated), hard_mask=bool(hard_mask), d_change=float(d_change),
-        d_patch=bool(d_patch), palette=bool(palette), palette_radius=int(palette_radius))
+        d_patch=bool(d_patch), d_local=int(d_local), palette=bool(palette),
+        palette_radius=int(palette_radius))

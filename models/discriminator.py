@@ -1,8 +1,10 @@
-"""The multi-scale discriminator: one tower per scale, one logit per image (or per patch)."""
+"""The multi-scale discriminator: one tower per scale, one logit per image (or per patch);
+or one small local tower at the finest scale."""
 import chainer
 import chainer.functions as F
 import chainer.links as L
 
+import constants
 from models.conv import Convolution2D
 from models.tower import ConvTower
 
@@ -47,7 +49,9 @@ class Discriminator(chainer.Chain):
     with the frame; otherwise (the TF code) the frame alone. With
     ``config.d_change`` it sees, instead of the frame, its change from the last
     input frame times ``d_change``. With ``config.d_patch`` each scale scores
-    every patch its VALID convolutions reach rather than the whole image.
+    every patch its VALID convolutions reach rather than the whole image. With
+    ``config.d_local`` it is one tower at the finest scale alone, of
+    ``constants.D_LOCAL_KERNELS`` with ``d_local`` maps, a logit per position.
     """
 
     def __init__(self, config):
@@ -55,12 +59,18 @@ class Discriminator(chainer.Chain):
         self.config = config
         extra = config.frame_channels * config.hist_len if config.d_conditioned else 0
         n = config.num_scales
+        if config.d_local:
+            kernels = constants.D_LOCAL_KERNELS
+            towers = [DiscriminatorScale(
+                [config.frame_channels + extra] + [config.d_local] * len(kernels), kernels, (),
+                config.crop_size, patch=True)]
+        else:
+            towers = [DiscriminatorScale([maps[0] + extra] + list(maps[1:]), kernels, fc,
+                                         config.crop_size // 2 ** (n - 1 - s), config.d_patch)
+                      for s, (maps, kernels, fc) in enumerate(zip(
+                          config.d_maps, config.d_kernels, config.d_fc))]
         with self.init_scope():
-            self.scales = chainer.ChainList(*[
-                DiscriminatorScale([maps[0] + extra] + list(maps[1:]), kernels, fc,
-                                   config.crop_size // 2 ** (n - 1 - s), config.d_patch)
-                for s, (maps, kernels, fc) in enumerate(zip(
-                    config.d_maps, config.d_kernels, config.d_fc))])
+            self.scales = chainer.ChainList(*towers)
 
     @property
     def dtype(self):
@@ -68,7 +78,9 @@ class Discriminator(chainer.Chain):
 
     def forward(self, frames, history_pyramid):
         """[logits (N,), or (N, H', W') with ``d_patch``, at each scale] for frames
-        given coarsest first."""
+        given coarsest first; [logits (N, H', W') at the finest] with ``d_local``."""
+        if self.config.d_local:
+            frames, history_pyramid = frames[-1:], history_pyramid[-1:]
         frames = [F.cast(f, self.dtype) for f in frames]
         history_pyramid = [F.cast(h, self.dtype) for h in history_pyramid]
         if self.config.d_change:

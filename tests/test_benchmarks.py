@@ -298,13 +298,14 @@ def test_d_probe_trains_a_discriminator_on_a_generators_predictions(clips_hist5)
     model = os.path.join(ROOT, 'pretrained', 'pacman_adv_gdl.model')
     code, out, err = _run('d_probe.py', '-m', model, '-d', clips_hist5, '--fakes', 'test',
                           '-i', '3', '-b', '4', '--train-clips', '24', '--test-clips', '8',
-                          '--eval-interval', '2', '--d-change', '8')
+                          '--eval-interval', '2', '--d-change', '8', '--d-local', '4')
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line['iteration'] for line in lines] == [2, 3]
     assert all(0 <= line['heldout_accuracy'] <= 1 for line in lines)
     last = lines[-1]
     assert last['fakes'] == 'test' and last['heldout'] == 8 and 0 <= last['exact'] <= 8
+    assert (last['d_local'], last['d_change']) == (4, 8)
     # an exact prediction is a coin toss to any discriminator
     assert last['best_accuracy'] == 1 - last['exact'] / 8 / 2
     code, out, err = _run('d_probe.py', '-m', model, '-d', clips_hist5, '--train-clips', '40')

@@ -99,6 +99,31 @@ def test_d_patch_gives_a_logit_per_patch_that_sees_only_its_patch():
     numpy.testing.assert_array_equal(after[:, :, :11], before[-1][:, :, :11])
 
 
+def test_d_local_is_one_small_tower_at_the_finest_scale():
+    """With d_local, D scores the finest frame alone, a logit per position of its
+    three 3x3 VALID convolutions (32 - 6 = 26), each seeing a 7x7 patch; the coarser
+    frames it is given change nothing."""
+    config = models.model_config('tiny', d_local=8, d_change=constants.D_CHANGE_GAIN)
+    dis = models.Discriminator(config)
+    assert [c.W.shape for c in dis.scales[0].convs] == [(8, 15, 3, 3), (8, 8, 3, 3),
+                                                        (8, 8, 3, 3)]
+    assert len(dis.scales) == 1
+    rng = numpy.random.default_rng(0)
+    history = [rng.uniform(-1, 1, (2, 12, s, s)).astype(numpy.float32) for s in (4, 8, 16, 32)]
+    frames = [rng.uniform(-1, 1, (2, 3, s, s)).astype(numpy.float32) for s in (4, 8, 16, 32)]
+    (before,) = [l.array for l in dis(frames, history)]
+    assert before.shape == (2, 26, 26)
+    frames[0] += 1
+    numpy.testing.assert_array_equal(dis(frames, history)[0].array, before)
+    frames[-1][:, :, 31, 31] += 1  # the bottom-right pixel: seen by position (25, 25) alone
+    after = dis(frames, history)[0].array
+    assert (after[:, 25, 25] != before[:, 25, 25]).all()
+    numpy.testing.assert_array_equal(after[:, :25, :], before[:, :25, :])
+    numpy.testing.assert_array_equal(after[:, :, :25], before[:, :, :25])
+    with pytest.raises(UserError, match='--d-local must be 0'):
+        models.model_config('tiny', d_local=-1)
+
+
 def test_residual_option_adds_the_previous_guess():
     history = numpy.random.default_rng(0).uniform(-1, 1, (1, 12, 16, 16)).astype(numpy.float32)
     plain = models.Generator(models.model_config('tiny'))
@@ -306,14 +331,14 @@ def test_copy_mask_starts_near_the_last_frame_and_keeps_static_pixels():
 def test_later_options_are_saved_and_old_files_have_none(tmp_path):
     config = models.model_config('tiny', copy_mask=True, d_generated=True, hard_mask=True,
                                  d_change=2.0, d_patch=True, palette=True, palette_radius=3,
-                                 copy_frames=2)
+                                 copy_frames=2, d_local=16)
     path = str(tmp_path / 'g.model')
     checkpoint.save(path, models.Generator(config), config)
     saved = run_folder.load_generator(path).config
     assert saved == config
     old = dict(models.model_config('tiny').to_dict())
     for name in ('copy_mask', 'd_generated', 'hard_mask', 'd_change', 'd_patch', 'palette',
-                 'palette_radius', 'copy_frames'):
+                 'palette_radius', 'copy_frames', 'd_local'):
         del old[name]
     # a palette file from before the radius chose from the whole frame, and still does
     assert models.ModelConfig.from_dict(old) == models.model_config('tiny', palette_radius=0)

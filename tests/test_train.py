@@ -125,6 +125,32 @@ def test_training_lowers_the_lp_loss(clip_dirs, tmp_path, capsys):
     assert last < 0.5 * first, (first, last)
 
 
+def test_d_warmup_holds_g_while_a_local_d_learns_with_adam(clip_dirs, tmp_path, capsys):
+    common = ['-b', '4', '--d-local', '8', '--d-change', '--d-optimizer', 'adam', '--d-warmup',
+              '2', '--snapshot-interval', '1', '--snapshots-kept', '4', '--log-interval', '1']
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path, '-i', '3', *common)
+    assert code == 0, err
+    snaps = [numpy.load(tmp_path / 'snapshot_iter_{}.npz'.format(i)) for i in (1, 2, 3)]
+    gen = [k for k in snaps[0].files if k.startswith('updater/model:gen/')]
+    dis = [k for k in snaps[0].files if k.startswith('updater/model:dis/')]
+    assert gen and dis and all(k.startswith('updater/model:dis/scales/0/') for k in dis)
+    assert any(k.startswith('updater/optimizer:dis/') and k.endswith('/v') for k in snaps[0].files)
+    assert all(numpy.array_equal(snaps[0][k], snaps[1][k]) for k in gen)  # G held
+    assert not all(numpy.array_equal(snaps[0][k], snaps[1][k]) for k in dis)
+    assert not all(numpy.array_equal(snaps[1][k], snaps[2][k]) for k in gen)  # then it learns
+    log = json.load(open(tmp_path / 'log'))
+    assert ['gen/loss' in row for row in log] == [False, False, True]
+    assert all('dis/loss' in row for row in log)
+    _, saved = checkpoint.read(str(tmp_path / 'snapshot_iter_3.npz'), 'snapshot')
+    assert saved['d_local'] == 8
+    assert {k: saved['training'][k] for k in ('d_optimizer', 'lr_d', 'd_warmup')} == {
+        'd_optimizer': 'adam', 'lr_d': constants.LR_D['adam'], 'd_warmup': 2}
+
+    code, _, err = _train(capsys, clip_dirs[0], tmp_path, '-i', '4', '-r', '--d-optimizer',
+                          'sgd')
+    assert code == 2 and 'its D learned with adam' in err and len(err.splitlines()) == 1
+
+
 def test_no_adversarial_writes_the_l2_model(clip_dirs, tmp_path, capsys):
     code, _, err = _train(capsys, clip_dirs[0], tmp_path, '-i', '2', '-b', '2',
                           '--no-adversarial')

@@ -17,8 +17,11 @@ def overflow_warnings_hidden():
         yield
 
 
-def build(gen, dis, lr_g=constants.LR_G, lr_d=constants.LR_D, comm=None):
-    """{'gen': Adam, 'dis': SGD} (no 'dis' when ``dis`` is None), as in the TF code.
+def build(gen, dis, lr_g=constants.LR_G, lr_d=None, comm=None,
+          d_optimizer=constants.D_OPTIMIZER):
+    """{'gen': Adam, 'dis': SGD} (no 'dis' when ``dis`` is None), as in the TF code;
+    with ``d_optimizer`` 'adam', D's is Adam. ``lr_d`` None: that optimizer's
+    ``constants.LR_D``.
 
     With a ChainerMN communicator each is wrapped to average gradients over ranks.
     Float16 models (mixed16) are updated through float32 copies of their weights,
@@ -28,7 +31,9 @@ def build(gen, dis, lr_g=constants.LR_G, lr_d=constants.LR_D, comm=None):
     optimizers = {'gen': chainer.optimizers.Adam(alpha=lr_g, beta1=constants.ADAM_BETA1)}
     targets = {'gen': gen}
     if dis is not None:
-        optimizers['dis'] = chainer.optimizers.SGD(lr=lr_d)
+        lr_d = constants.LR_D[d_optimizer] if lr_d is None else lr_d
+        optimizers['dis'] = chainer.optimizers.Adam(alpha=lr_d, beta1=constants.ADAM_BETA1) \
+            if d_optimizer == 'adam' else chainer.optimizers.SGD(lr=lr_d)
         targets['dis'] = dis
     for name, opt in list(optimizers.items()):
         if comm is not None:

@@ -7,7 +7,9 @@ moments but not their learning rates.
 """
 import constants
 
-DEFAULTS = dict({'lr_g': constants.LR_G, 'lr_d': constants.LR_D,
+# lr_d's default is its optimizer's (constants.LR_D), filled in by ``resolve``.
+DEFAULTS = dict({'lr_g': constants.LR_G, 'lr_d': None, 'd_optimizer': constants.D_OPTIMIZER,
+                 'd_warmup': constants.D_WARMUP,
                  'batch_size': constants.BATCH_SIZE, 'seed': constants.SEED,
                  'lr_g_steps': [], 'l_num': constants.L_NUM,
                  'alpha_num': constants.ALPHA_NUM, 'rollout': constants.ROLLOUT},
@@ -25,7 +27,9 @@ def resolve(given, recorded=None):
         value, kept = given.get(name), recorded.get(name)
         if value is not None and kept is not None and value != kept:
             changes.append((name, kept, value))
-        settings[name] = next(v for v in (value, kept, default) if v is not None)
+        settings[name] = next((v for v in (value, kept, default) if v is not None), None)
+    if settings['lr_d'] is None:
+        settings['lr_d'] = constants.LR_D[settings['d_optimizer']]
     return settings, changes
 
 

@@ -53,13 +53,15 @@ class PredictionUpdater(training.updaters.StandardUpdater):
     scale are computed once; the discriminator learns from them detached (its step
     never reaches the generator), then the generator learns from the updated
     discriminator's verdict, whose gradient flows back through the discriminator
-    into it.
+    into it. Until iteration ``d_warmup`` only the discriminator learns: the
+    generator predicts, without gradients, and is held.
     """
 
     def __init__(self, iterator, optimizers, device, terms,
-                 converter=chainer.dataset.concat_examples):
+                 converter=chainer.dataset.concat_examples, d_warmup=0):
         super().__init__(iterator, optimizers, converter=converter, device=device)
         self.terms = list(terms)
+        self.d_warmup = d_warmup
         if any(t.needs_dis for t in self.terms) and not self.adversarial:
             raise ValueError('a loss term needs the discriminator, and there is none')
         if any(t.needs_mask for t in self.terms) \
@@ -171,8 +173,11 @@ class PredictionUpdater(training.updaters.StandardUpdater):
                 dis.enable_update()
 
     def update_core(self):
-        steps = self.rollout(*self.next_batch())
+        warming = self.adversarial and self.iteration < self.d_warmup
+        with chainer.using_config('enable_backprop', not warming):
+            steps = self.rollout(*self.next_batch())
         with optimizers.overflow_warnings_hidden():
             if self.adversarial:
                 self.update_dis(steps)
-            self.update_gen(steps)
+            if not warming:
+                self.update_gen(steps)
