@@ -64,6 +64,8 @@ VARIANTS = {
                                    'Adv+GDL, copy mask, D on the change'),
     'adv_gdl_d_change_patch': (['--d-change', '--d-patch'],
                                'Adv+GDL, D on the change, per patch'),
+    'adv_gdl_d_local': (['--d-change', '--d-local', '--d-optimizer', 'adam'],
+                        'Adv+GDL, local D on the change'),
     'gdl_copy_mask': (['--no-adversarial', '--copy-mask'], 'GDL, copy mask'),
     'l2_copy_mask': (['--no-adversarial', '--lambda-gdl', '0', '--copy-mask'], 'L2, copy mask'),
 }
