@@ -144,8 +144,9 @@ def build_parser():
                    help="D's step (default: {}, or the resumed snapshot's)".format(
                        ', '.join('{} for {}'.format(r, o) for o, r in constants.LR_D.items())))
     p.add_argument('--d-warmup', type=int, metavar='ITER',
-                   help='D learns alone, G held, until iteration ITER: a D started afresh '
-                        'beside a loaded generator first learns what it gets wrong'
+                   help='adversarial runs: D learns alone, G held, until iteration ITER, so '
+                        'that a D started afresh beside a loaded generator first learns what '
+                        'it gets wrong'
                         + kept('d_warmup'))
     for name in constants.LOSS_WEIGHTS:
         p.add_argument('--lambda-' + name, type=float,
